@@ -1,0 +1,134 @@
+"""Test harness: every test session runs in its own ROS 2 domain on loopback only.
+
+The isolation variables are set before anything imports rclpy, so the test process and
+every node process it starts share one private domain, ROS_HOME in a temp dir, and the
+package's Fast DDS profile. Core tests (perception, grounding, CLIPort, simulator) need no
+ROS; tests marked ``ros`` skip when the ROS build is missing unless VLA_REQUIRE_ROS=1 (set
+by scripts/test.sh), where a missing build is an error instead.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+
+import pytest
+
+from vla_grounding.nodes.processes import (
+    NodeProcess,
+    clean_fastdds_shm,
+    fastdds_shm_files,
+    isolated_ros_env,
+)
+
+ROS_HOME = Path(tempfile.mkdtemp(prefix="vla_test_ros_home_"))
+ROS_ENV = isolated_ros_env(ros_home=ROS_HOME)
+os.environ.update(ROS_ENV)
+PEERS = Path(__file__).parent / "peers"
+
+
+def _ros_available() -> str | None:
+    """None when rclpy and the generated interfaces import, else the reason."""
+    try:
+        import rclpy  # noqa: F401
+
+        import vla_grounding.msg  # noqa: F401
+    except ImportError as exc:
+        return f"ROS build not available ({exc}); run scripts/setup.sh and source scripts/env.sh"
+    return None
+
+
+def pytest_collection_modifyitems(config, items):
+    reason = _ros_available()
+    if reason is None:
+        return
+    if os.environ.get("VLA_REQUIRE_ROS") == "1":
+        raise pytest.UsageError(reason)
+    skip = pytest.mark.skip(reason=reason)
+    for item in items:
+        if "ros" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def ros_env() -> dict[str, str]:
+    return dict(ROS_ENV)
+
+
+@pytest.fixture(scope="session")
+def rclpy_context():
+    """rclpy initialised once per session; checks that no Fast DDS files are left behind."""
+    import rclpy
+
+    before = fastdds_shm_files()
+    rclpy.init()
+    yield
+    rclpy.shutdown()
+    left = fastdds_shm_files() - before
+    if left:
+        clean_fastdds_shm()
+        still = fastdds_shm_files() - before
+        if still:
+            warnings.warn(f"Fast DDS files left in /dev/shm after the session: {sorted(still)}", stacklevel=1)
+
+
+class SpinningNode:
+    """An rclpy node spun by its own executor thread for the length of a test."""
+
+    def __init__(self, name: str) -> None:
+        from rclpy.executors import MultiThreadedExecutor
+        from rclpy.node import Node
+
+        self.node = Node(name)
+        self.executor = MultiThreadedExecutor(num_threads=2)
+        self.executor.add_node(self.node)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while not self._stop.is_set():
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.executor.remove_node(self.node)
+        self.executor.shutdown()
+        self.node.destroy_node()
+
+
+@pytest.fixture
+def ros_node(rclpy_context, request):
+    """A spinning test node; use ``ros_node.node`` for publishers, clients, subscriptions."""
+    spinning = SpinningNode("test_" + request.node.name.replace("[", "_").replace("]", "").replace("-", "_")[:50])
+    yield spinning
+    spinning.close()
+
+
+@pytest.fixture
+def launch(ros_env, tmp_path):
+    """Start node processes in the session's domain; all are stopped (SIGINT) after the test.
+
+    ``launch(module_or_script, args=[...], name=...) -> NodeProcess``. After the test each
+    process must have exited 0 on SIGINT (a clean shutdown) unless the test stopped it itself.
+    """
+    started: list[NodeProcess] = []
+
+    def _launch(module: str, args: list[str] | None = None, name: str | None = None) -> NodeProcess:
+        proc = NodeProcess(module, args, env=ros_env, log_dir=tmp_path / "logs", name=name).start()
+        started.append(proc)
+        return proc
+
+    yield _launch
+    failures = []
+    for proc in started:
+        was_running = proc.alive()
+        code = proc.stop()
+        if was_running and code != 0:
+            failures.append(f"{proc.name} exited {code} on SIGINT:\n{proc.output()[-3000:]}")
+    assert not any(p.alive() for p in started), "a node process is still running after teardown"
+    assert not failures, "\n\n".join(failures)

@@ -1,0 +1,1 @@
+"""rclpy nodes: the only part of the package that imports ROS."""
