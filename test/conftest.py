@@ -34,7 +34,6 @@ def _ros_available() -> str | None:
     """None when rclpy and the generated interfaces import, else the reason."""
     try:
         import rclpy  # noqa: F401
-
         import vla_grounding.msg  # noqa: F401
     except ImportError as exc:
         return f"ROS build not available ({exc}); run scripts/setup.sh and source scripts/env.sh"

@@ -6,7 +6,6 @@ import threading
 
 import numpy as np
 import pytest
-
 from conftest import PEERS
 
 pytestmark = pytest.mark.ros
@@ -33,7 +32,6 @@ def test_generated_types_import_with_documented_fields():
 
 def test_pick_place_arrives_intact_in_another_process(ros_node, launch):
     from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
-
     from vla_grounding.msg import PickPlace
 
     received: list[PickPlace] = []
@@ -68,8 +66,8 @@ def test_pick_place_arrives_intact_in_another_process(ros_node, launch):
 
 def test_execute_instruction_goal_feedback_and_result_round_trip(ros_node, launch):
     from rclpy.action import ActionClient
-
     from vla_grounding.action import ExecuteInstruction
+
     from vla_grounding.nodes.graph import wait_for_action_server
 
     server = launch(str(PEERS / "echo_action_server.py"))

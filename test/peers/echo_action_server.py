@@ -10,7 +10,6 @@ import rclpy
 from rclpy.action import ActionServer
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-
 from vla_grounding.action import ExecuteInstruction
 
 STAGES = ["grounding", "approach_pick", "grasp", "move_to_place", "release", "retreat"]

@@ -6,7 +6,6 @@ import time
 import rclpy
 from rclpy.node import Node
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile, QoSReliabilityPolicy
-
 from vla_grounding.msg import PickPlace
 
 

@@ -1,5 +1,301 @@
-"""grounding_node (placeholder until implemented)."""
+"""grounding_node: instruction + latest RGB-D frame -> PickPlace in the robot base frame.
+
+Camera topics (sensor QoS) only update a "latest synchronised frame" slot: no work is done
+per frame until an instruction arrives on ``instruction`` (std_msgs/String) or through the
+``ground`` service. Topic instructions are published on ``pick_place`` (the arm controller
+executes those); service calls are answered only (the ``execute_instruction`` action uses
+them). Every decision also goes to ``pick_pose`` / ``place_pose`` (PoseStamped),
+``grounding/heatmap`` (Image) and ``grounding/markers`` (MarkerArray); every outcome, refusals
+included, to ``grounding/status`` (String). All outputs carry the colour image's stamp.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+
+import numpy as np
+from geometry_msgs.msg import Pose, PoseStamped
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, Image
+from std_msgs.msg import String
+from visualization_msgs.msg import Marker, MarkerArray
+
+from vla_grounding.msg import PickPlace
+from vla_grounding.nodes.frame_sync import LatestFrameSync, SyncedFrame
+from vla_grounding.nodes.image_conversion import (
+    camera_info_to_intrinsics,
+    color_to_rgb,
+    depth_to_metres,
+    numpy_to_image,
+)
+from vla_grounding.nodes.params import declare, declare_camera_pose, declare_workspace
+from vla_grounding.nodes.run import run_node
+from vla_grounding.perception.camera import RGBDFrame
+from vla_grounding.perception.transforms import pose_to_matrix, tool_down_quaternion
+from vla_grounding.policy import POLICIES, GroundingRefused, PickPlacePlan, make_policy
+from vla_grounding.srv import Ground
+
+MIN_VALID_DEPTH_FRACTION = 0.01
 
 
-def main() -> int:
-    raise SystemExit("grounding_node is not implemented yet")
+class Refusal(Exception):
+    """This instruction will not produce a pose; the message says why."""
+
+
+def _optional_tf(node: Node):
+    """A tf2 buffer + listener where tf2_ros is installed, else None (calibration parameter)."""
+    try:
+        import tf2_ros
+    except ImportError:
+        return None
+    buffer = tf2_ros.Buffer()
+    node._tf_listener = tf2_ros.TransformListener(buffer, node)
+    return buffer
+
+
+class GroundingNode(Node):
+    def __init__(self) -> None:
+        super().__init__("grounding_node")
+        self.policy_name = declare(self, "policy", "clip_regions", "grounding policy", choices=sorted(POLICIES))
+        checkpoint = declare(self, "checkpoint", "", "policy checkpoint path; empty = the package's shipped one")
+        device = declare(self, "device", "auto", "torch device: auto (CUDA when present), cpu, cuda, cuda:N")
+        clip_model = declare(self, "clip_model", "", "clip_regions: open_clip model name (e.g. ViT-B-32); "
+                             "empty = the shipped small CLIP")
+        clip_pretrained = declare(self, "clip_pretrained", "", "clip_regions: open_clip pretrained tag (e.g. "
+                                  "openai) or a local weights path; fetched once by open_clip on real robots")
+        self.base_frame = declare(self, "base_frame", "base_link", "robot base frame of all published poses")
+        self.min_confidence = declare(self, "min_confidence", 0.3, "refuse when pick or place confidence is lower",
+                                      low=0.0, high=1.0, read_only=False)
+        self.max_image_age = declare(self, "max_image_age", 2.0, "refuse when the newest frame is older (s)",
+                                     low=0.0, read_only=False)
+        slop = declare(self, "sync_slop", 0.02, "max stamp difference of colour, depth and camera_info (s)", low=0.0)
+        self.max_chars = declare(self, "max_instruction_chars", 300, "longer instructions are refused", low=1)
+        use_tf = declare(self, "use_tf", True, "look the camera pose up in tf2 when tf2_ros is installed")
+        self.calibration = declare_camera_pose(self, "camera optical frame in the base frame [x, y, z, qx, qy, qz, "
+                                               "qw]; used when tf2 is missing or has no transform")
+        self.workspace = declare_workspace(self)
+        self.tf_buffer = _optional_tf(self) if use_tf else None
+        if self.tf_buffer is None and self.calibration is None:
+            raise ValueError("no camera pose: tf2_ros is not available (or use_tf is false) and the camera_pose "
+                             "parameter is empty; set camera_pose [x, y, z, qx, qy, qz, qw]")
+
+        options: dict = {"device": device}
+        if checkpoint:
+            options["checkpoint"] = checkpoint
+        if self.policy_name == "clip_regions":
+            options["workspace"] = self.workspace
+            if clip_model:
+                options["model"] = clip_model
+            if clip_pretrained:
+                options["pretrained"] = clip_pretrained
+        start = time.monotonic()
+        try:
+            self.policy = make_policy(self.policy_name, **options)
+        except Exception as exc:  # corrupt/missing checkpoints come in many exception types
+            raise RuntimeError(f"cannot load the {self.policy_name} policy: {exc}") from exc
+        self.get_logger().info(f"{self.policy_name} policy ready in {time.monotonic() - start:.1f} s")
+
+        self.sync = LatestFrameSync(slop=slop)
+        cameras = ReentrantCallbackGroup()
+        work = MutuallyExclusiveCallbackGroup()
+        sensor = qos_profile_sensor_data
+        self.create_subscription(Image, "camera/color/image_raw", lambda m: self._on("color", m), sensor,
+                                 callback_group=cameras)
+        self.create_subscription(Image, "camera/depth/image_raw", lambda m: self._on("depth", m), sensor,
+                                 callback_group=cameras)
+        self.create_subscription(CameraInfo, "camera/color/camera_info", lambda m: self._on("info", m), sensor,
+                                 callback_group=cameras)
+        self.create_subscription(String, "instruction", self._on_instruction, QoSProfile(depth=10),
+                                 callback_group=work)
+        self.create_service(Ground, "ground", self._on_ground, callback_group=work)
+        self.pick_place_pub = self.create_publisher(PickPlace, "pick_place", 10)
+        self.pick_pose_pub = self.create_publisher(PoseStamped, "pick_pose", 10)
+        self.place_pose_pub = self.create_publisher(PoseStamped, "place_pose", 10)
+        self.heatmap_pub = self.create_publisher(Image, "grounding/heatmap", 1)
+        self.markers_pub = self.create_publisher(MarkerArray, "grounding/markers", 1)
+        self.status_pub = self.create_publisher(String, "grounding/status", 10)
+
+    def _on(self, stream: str, msg) -> None:
+        self.sync.add(stream, msg, time.monotonic())
+
+    # -- instruction entry points ---------------------------------------------------------
+
+    def _on_instruction(self, msg: String) -> None:
+        try:
+            out = self.ground(msg.data)
+        except Refusal as exc:
+            self._report(f"refused: {exc}", error=True)
+            return
+        self.pick_place_pub.publish(out)
+        self._report(f"ok: {self._summary(out)}")
+
+    def _on_ground(self, request: Ground.Request, response: Ground.Response) -> Ground.Response:
+        try:
+            response.pick_place = self.ground(request.instruction, request.min_confidence or None,
+                                              request.max_image_age or None)
+        except Refusal as exc:
+            response.success, response.message = False, str(exc)
+            self._report(f"refused: {exc}", error=True)
+            return response
+        response.success, response.message = True, self._summary(response.pick_place)
+        self._report(f"ok: {response.message}")
+        return response
+
+    def _report(self, text: str, error: bool = False) -> None:
+        (self.get_logger().error if error else self.get_logger().info)(text)
+        self.status_pub.publish(String(data=text))
+
+    @staticmethod
+    def _summary(m: PickPlace) -> str:
+        p, q = m.pick.position, m.place.position
+        return (f"{m.instruction!r}: pick ({p.x:.3f}, {p.y:.3f}, {p.z:.3f}) conf {m.pick_confidence:.2f}, "
+                f"place ({q.x:.3f}, {q.y:.3f}, {q.z:.3f}) conf {m.place_confidence:.2f}")
+
+    # -- grounding ------------------------------------------------------------------------
+
+    def ground(self, text: str, min_confidence: float | None = None, max_age: float | None = None) -> PickPlace:
+        """Ground ``text`` in the newest frame; Refusal (never a pose) when anything is off."""
+        instruction = self._check_instruction(text)
+        synced = self._fresh_frame(max_age if max_age is not None else self.max_image_age)
+        frame = self._to_rgbd(synced)
+        start = time.monotonic()
+        try:
+            plan = self.policy.act(frame, instruction)
+        except GroundingRefused as exc:
+            raise Refusal(str(exc)) from exc
+        except Exception as exc:  # a policy bug must not take the node down
+            self.get_logger().error(traceback.format_exc())
+            raise Refusal(f"the {self.policy_name} policy failed: {exc}") from exc
+        plan.timings.setdefault("policy", time.monotonic() - start)
+        self._check_plan(plan, min_confidence if min_confidence is not None else self.min_confidence)
+        out = self._to_msg(plan, instruction, synced)
+        self._publish_visuals(out, plan, frame)
+        return out
+
+    def _check_instruction(self, text: str) -> str:
+        instruction = " ".join((text or "").split())
+        if not instruction:
+            raise Refusal("empty instruction")
+        if len(instruction) > self.max_chars:
+            raise Refusal(f"instruction is {len(instruction)} characters long (max_instruction_chars "
+                          f"{self.max_chars})")
+        if not instruction.isprintable():
+            raise Refusal("instruction contains control characters")
+        return instruction
+
+    def _fresh_frame(self, max_age: float) -> SyncedFrame:
+        synced = self.sync.latest()
+        if synced is None:
+            raise Refusal(f"no synchronised camera frame: {self.sync.describe_missing()}")
+        now = self.get_clock().now().nanoseconds * 1e-9
+        age = now - synced.stamp
+        if max_age > 0 and age > max_age:
+            raise Refusal(f"the newest camera frame is {age:.2f} s old (max_image_age {max_age:g} s): "
+                          "is the camera still publishing?")
+        return synced
+
+    def _to_rgbd(self, synced: SyncedFrame) -> RGBDFrame:
+        try:
+            color = color_to_rgb(synced.color)
+            depth = depth_to_metres(synced.depth)
+            intrinsics = camera_info_to_intrinsics(synced.info)
+        except ValueError as exc:
+            raise Refusal(f"bad camera input: {exc}") from exc
+        if depth.shape != color.shape[:2]:
+            raise Refusal(f"depth {depth.shape[1]}x{depth.shape[0]} is not aligned to colour "
+                          f"{color.shape[1]}x{color.shape[0]}: publish depth registered to the colour camera")
+        if (intrinsics.width, intrinsics.height) != (color.shape[1], color.shape[0]):
+            raise Refusal(f"camera_info is for {intrinsics.width}x{intrinsics.height} but the colour image is "
+                          f"{color.shape[1]}x{color.shape[0]}")
+        valid = np.isfinite(depth).mean()
+        if valid < MIN_VALID_DEPTH_FRACTION:
+            raise Refusal(f"depth image has {valid:.1%} valid pixels: is the depth camera covered or too close?")
+        return RGBDFrame(color, depth, intrinsics, self._camera_pose(synced), synced.stamp,
+                         synced.color.header.frame_id)
+
+    def _camera_pose(self, synced: SyncedFrame) -> np.ndarray:
+        if self.tf_buffer is not None:
+            from rclpy.duration import Duration
+            from rclpy.time import Time
+
+            try:
+                t = self.tf_buffer.lookup_transform(self.base_frame, synced.color.header.frame_id,
+                                                    Time.from_msg(synced.color.header.stamp), Duration(seconds=0.2))
+                tr, r = t.transform.translation, t.transform.rotation
+                return pose_to_matrix([tr.x, tr.y, tr.z], [r.x, r.y, r.z, r.w])
+            except Exception as exc:  # tf2 raises several lookup exception types
+                if self.calibration is None:
+                    raise Refusal(f"no transform {self.base_frame} <- {synced.color.header.frame_id}: {exc}") from exc
+        return self.calibration
+
+    def _check_plan(self, plan: PickPlacePlan, min_confidence: float) -> None:
+        for name, conf in (("pick", plan.pick_confidence), ("place", plan.place_confidence)):
+            if not conf >= min_confidence:
+                phrase = plan.pick_phrase if name == "pick" else plan.place_phrase
+                raise Refusal(f"low {name} confidence {conf:.2f} < {min_confidence:.2f}"
+                              + (f" for {phrase!r}" if phrase else ""))
+        for name, xyz in (("pick", plan.pick_position), ("place", plan.place_position)):
+            if not self.workspace.contains(np.asarray(xyz)):
+                raise Refusal(f"{name} position {np.round(np.asarray(xyz, float), 3).tolist()} is outside the "
+                              "workspace bounds")
+
+    def _to_msg(self, plan: PickPlacePlan, instruction: str, synced: SyncedFrame) -> PickPlace:
+        out = PickPlace()
+        out.header.stamp = synced.color.header.stamp
+        out.header.frame_id = self.base_frame
+        out.instruction, out.policy = instruction, plan.policy or self.policy_name
+        out.pick_phrase, out.place_phrase = plan.pick_phrase, plan.place_phrase
+        out.pick = _pose(plan.pick_position, plan.pick_yaw)
+        out.place = _pose(plan.place_position, plan.place_yaw)
+        out.pick_confidence, out.place_confidence = float(plan.pick_confidence), float(plan.place_confidence)
+        out.pick_pixel = [int(v) for v in plan.pick_pixel]
+        out.place_pixel = [int(v) for v in plan.place_pixel]
+        out.pixel_size = float(self.workspace.pixel_size)
+        return out
+
+    def _publish_visuals(self, out: PickPlace, plan: PickPlacePlan, frame: RGBDFrame) -> None:
+        for pub, pose in ((self.pick_pose_pub, out.pick), (self.place_pose_pub, out.place)):
+            pub.publish(PoseStamped(header=out.header, pose=pose))
+        markers = MarkerArray()
+        for i, (name, pose, rgb) in enumerate((("pick", out.pick, (1.0, 0.2, 0.2)),
+                                               ("place", out.place, (0.2, 0.5, 1.0)))):
+            m = Marker(header=out.header, ns="grounding", id=i, type=Marker.SPHERE, action=Marker.ADD, pose=pose)
+            m.scale.x = m.scale.y = m.scale.z = 0.03
+            m.color.r, m.color.g, m.color.b, m.color.a = (*rgb, 0.8)
+            text = Marker(header=out.header, ns="grounding", id=10 + i, type=Marker.TEXT_VIEW_FACING,
+                          action=Marker.ADD, pose=Pose(position=pose.position, orientation=pose.orientation))
+            text.pose.position.z += 0.05
+            text.scale.z = 0.025
+            text.color.r = text.color.g = text.color.b = text.color.a = 1.0
+            text.text = f"{name}: {out.pick_phrase if i == 0 else out.place_phrase}"
+            markers.markers += [m, text]
+        self.markers_pub.publish(markers)
+        if self.heatmap_pub.get_subscription_count():
+            self.heatmap_pub.publish(numpy_to_image(_overlay(plan, frame, self.workspace), "rgb8", out.header))
+
+
+def _pose(xyz, yaw: float) -> Pose:
+    pose = Pose()
+    pose.position.x, pose.position.y, pose.position.z = (float(v) for v in np.asarray(xyz).reshape(3))
+    q = tool_down_quaternion(float(yaw))
+    pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w = (float(v) for v in q)
+    return pose
+
+
+def _overlay(plan: PickPlacePlan, frame: RGBDFrame, workspace) -> np.ndarray:
+    from vla_grounding.perception.heightmap import top_down_view
+    from vla_grounding.visualization import plan_overlay
+
+    view = top_down_view(frame, workspace)
+    return plan_overlay(view.color, plan.heatmaps, plan.pick_pixel, plan.place_pixel)
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(GroundingNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -17,16 +17,18 @@ import tempfile
 import time
 from pathlib import Path
 
-FASTDDS_PROFILE = Path(__file__).resolve().parent.parent.parent / "config" / "fastdds_localhost.xml"
+SOURCE_ROOT = Path(__file__).resolve().parent.parent.parent
 
 
-def _fastdds_profile() -> Path:
-    """The Fast DDS profile: source tree (symlink install) or the installed share dir."""
-    if FASTDDS_PROFILE.is_file():
-        return FASTDDS_PROFILE
+def package_file(relative: str) -> Path:
+    """A file of the package's config/ or launch/: the source tree's (symlink install, checkout)
+    or the installed share directory's."""
+    candidate = SOURCE_ROOT / relative
+    if candidate.is_file():
+        return candidate
     from ament_index_python.packages import get_package_share_directory
 
-    return Path(get_package_share_directory("vla_grounding")) / "config" / "fastdds_localhost.xml"
+    return Path(get_package_share_directory("vla_grounding")) / relative
 
 
 def isolated_ros_env(domain_id: int | None = None, ros_home: str | Path | None = None) -> dict[str, str]:
@@ -42,7 +44,7 @@ def isolated_ros_env(domain_id: int | None = None, ros_home: str | Path | None =
         "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
         "ROS_HOME": str(home),
         "ROS_LOG_DIR": str(home / "log"),
-        "FASTDDS_DEFAULT_PROFILES_FILE": str(_fastdds_profile()),
+        "FASTDDS_DEFAULT_PROFILES_FILE": str(package_file("config/fastdds_localhost.xml")),
         "RMW_IMPLEMENTATION": "rmw_fastrtps_cpp",
         "PYTHONUNBUFFERED": "1",
     }

@@ -1,0 +1,75 @@
+"""Declare-and-validate helpers so every node parameter has a description and a checked value."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.node import Node
+from rclpy.parameter import Parameter
+
+from vla_grounding.perception.transforms import pose_list_to_matrix
+from vla_grounding.perception.workspace import Workspace
+
+
+class ParameterError(ValueError):
+    """A parameter has a value the node cannot work with; the message names it."""
+
+
+def declare(
+    node: Node,
+    name: str,
+    default: Any,
+    description: str,
+    *,
+    choices: Sequence[str] | None = None,
+    low: float | None = None,
+    high: float | None = None,
+    read_only: bool = True,
+) -> Any:
+    """Declare ``name`` with a description (and range), return its validated value."""
+    descriptor = ParameterDescriptor(description=description, read_only=read_only)
+    if choices:
+        descriptor.additional_constraints = "one of: " + ", ".join(choices)
+    if (low is not None or high is not None) and isinstance(default, float):
+        descriptor.floating_point_range = [FloatingPointRange(
+            from_value=float(low if low is not None else -1e308), to_value=float(high if high is not None else 1e308))]
+    elif (low is not None or high is not None) and isinstance(default, int) and not isinstance(default, bool):
+        descriptor.integer_range = [IntegerRange(
+            from_value=int(low if low is not None else -(2**62)), to_value=int(high if high is not None else 2**62), step=1)]
+    if isinstance(default, list) and not default:  # empty arrays need an explicit type
+        value = node.declare_parameter(name, Parameter.Type.DOUBLE_ARRAY, descriptor).value or []
+    else:
+        value = node.declare_parameter(name, default, descriptor).value
+    if choices and value not in choices:
+        raise ParameterError(f"parameter {name!r} is {value!r}; expected one of {list(choices)}")
+    if low is not None and value < low or high is not None and value > high:
+        raise ParameterError(f"parameter {name!r} is {value}; expected a value in [{low}, {high}]")
+    return list(value) if isinstance(value, (list, tuple)) or hasattr(value, "tolist") else value
+
+
+def declare_workspace(node: Node) -> Workspace:
+    """The workspace box (base frame) shared by all nodes: ``workspace.x_min`` ... ``workspace.pixel_size``."""
+    defaults = Workspace()
+    values = {
+        key: declare(node, f"workspace.{key}", float(getattr(defaults, key)),
+                     f"workspace bound {key} (metres, base frame); poses outside are never published or executed"
+                     if key != "pixel_size" else "metres per pixel of the top-down policy image")
+        for key in defaults.as_dict()
+    }
+    try:
+        return Workspace(**values)
+    except ValueError as exc:
+        raise ParameterError(f"workspace parameters: {exc}") from exc
+
+
+def declare_camera_pose(node: Node, description: str):
+    """``camera_pose`` [x, y, z, qx, qy, qz, qw] of the optical frame in the base frame, or None if empty."""
+    values = declare(node, "camera_pose", [], description)
+    if not values:
+        return None
+    try:
+        return pose_list_to_matrix(values)
+    except ValueError as exc:
+        raise ParameterError(f"parameter 'camera_pose': {exc}") from exc

@@ -1,0 +1,35 @@
+"""Run a node until Ctrl-C / SIGTERM and shut down cleanly (exit 0), or exit 2 on bad start-up."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+
+
+def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads: int = 4) -> int:
+    """Build the node with ``factory`` and spin it; start-up errors print one clear line."""
+    rclpy.init(args=args)
+    try:
+        node = factory()
+    except (ValueError, RuntimeError, FileNotFoundError, OSError) as exc:
+        print(f"[{getattr(factory, '__name__', 'node')}] cannot start: {exc}", file=sys.stderr, flush=True)
+        rclpy.try_shutdown()
+        return 2
+    executor = MultiThreadedExecutor(num_threads=threads)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        close = getattr(node, "close", None)
+        if close is not None:
+            close()
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
