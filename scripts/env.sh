@@ -16,6 +16,8 @@ case $- in *u*) _vla_nounset=1; set +u ;; *) _vla_nounset=0 ;; esac
 . "$_vla_root/install/setup.bash"
 [ "$_vla_nounset" = 1 ] && set -u
 export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
+# Fast DDS 2.x (Jazzy) reads FASTRTPS_DEFAULT_PROFILES_FILE; 3.x (Kilted) FASTDDS_DEFAULT_PROFILES_FILE.
+export FASTRTPS_DEFAULT_PROFILES_FILE="${FASTRTPS_DEFAULT_PROFILES_FILE:-$_vla_root/config/fastdds_localhost.xml}"
 export FASTDDS_DEFAULT_PROFILES_FILE="${FASTDDS_DEFAULT_PROFILES_FILE:-$_vla_root/config/fastdds_localhost.xml}"
 export RMW_IMPLEMENTATION="${RMW_IMPLEMENTATION:-rmw_fastrtps_cpp}"
 unset _vla_root _vla_nounset

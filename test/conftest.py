@@ -108,26 +108,49 @@ def ros_node(rclpy_context, request):
     spinning.close()
 
 
-@pytest.fixture
-def launch(ros_env, tmp_path):
-    """Start node processes in the session's domain; all are stopped (SIGINT) after the test.
+class Launcher:
+    """Starts node processes in the session's domain and stops them all (SIGINT) at the end.
 
-    ``launch(module_or_script, args=[...], name=...) -> NodeProcess``. After the test each
-    process must have exited 0 on SIGINT (a clean shutdown) unless the test stopped it itself.
+    ``launcher(module_or_script, args=[...], name=...) -> NodeProcess``. At teardown each process
+    still running must exit 0 on SIGINT (a clean shutdown).
     """
-    started: list[NodeProcess] = []
 
-    def _launch(module: str, args: list[str] | None = None, name: str | None = None) -> NodeProcess:
-        proc = NodeProcess(module, args, env=ros_env, log_dir=tmp_path / "logs", name=name).start()
-        started.append(proc)
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.started: list[NodeProcess] = []
+
+    def __call__(self, module: str, args: list[str] | None = None, name: str | None = None) -> NodeProcess:
+        proc = NodeProcess(module, args, env=ROS_ENV, log_dir=self.log_dir, name=name).start()
+        self.started.append(proc)
         return proc
 
-    yield _launch
-    failures = []
-    for proc in started:
-        was_running = proc.alive()
-        code = proc.stop()
-        if was_running and code != 0:
-            failures.append(f"{proc.name} exited {code} on SIGINT:\n{proc.output()[-3000:]}")
-    assert not any(p.alive() for p in started), "a node process is still running after teardown"
-    assert not failures, "\n\n".join(failures)
+    def stop_all(self) -> None:
+        failures = []
+        for proc in self.started:
+            was_running = proc.alive()
+            code = proc.stop()
+            if was_running and code != 0:
+                failures.append(f"{proc.name} exited {code} on SIGINT:\n{proc.output()[-3000:]}")
+        assert not any(p.alive() for p in self.started), "a node process is still running after teardown"
+        assert not failures, "\n\n".join(failures)
+
+
+@pytest.fixture
+def launch(tmp_path):
+    launcher = Launcher(tmp_path / "logs")
+    yield launcher
+    launcher.stop_all()
+
+
+@pytest.fixture(scope="module")
+def module_launch(tmp_path_factory):
+    launcher = Launcher(tmp_path_factory.mktemp("logs"))
+    yield launcher
+    launcher.stop_all()
+
+
+def sim_params(node_name: str, **overrides) -> list[str]:
+    """ROS arguments for a node of the simulator graph: config/sim.yaml plus overrides for it."""
+    from vla_grounding.nodes.processes import ros_params_args
+
+    return ros_params_args(node_name, overrides, tmp_dir=tempfile.mkdtemp(prefix="vla_test_params_"))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vla_grounding.nodes.processes import NodeProcess, clean_fastdds_shm, isolated_ros_env, package_file
+from vla_grounding.nodes.processes import NodeProcess, clean_fastdds_shm, isolated_ros_env, ros_params_args
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -185,14 +185,15 @@ def main(argv: list[str]) -> int:
     import os
 
     os.environ.update(env)  # the in-process client joins the same private domain
-    params = ["--ros-args", "--params-file", str(package_file("config/sim.yaml"))]
+    grounding = {"policy": args.policy, **({"checkpoint": args.checkpoint} if args.checkpoint else {})}
     procs = [
-        NodeProcess("vla_grounding.nodes.sim_node", [*params, "-p", f"task:={args.task}", "-p", f"seed:={args.seed}"],
+        NodeProcess("vla_grounding.nodes.sim_node",
+                    ros_params_args("sim_node", {"task": args.task, "seed": args.seed}, tmp_dir=out), env=env,
+                    log_dir=out),
+        NodeProcess("vla_grounding.nodes.grounding_node", ros_params_args("grounding_node", grounding, tmp_dir=out),
                     env=env, log_dir=out),
-        NodeProcess("vla_grounding.nodes.grounding_node",
-                    [*params, "-p", f"policy:={args.policy}", "-p", f"checkpoint:={args.checkpoint}"],
-                    env=env, log_dir=out),
-        NodeProcess("vla_grounding.nodes.arm_controller_node", params, env=env, log_dir=out),
+        NodeProcess("vla_grounding.nodes.arm_controller_node", ros_params_args("arm_controller_node"), env=env,
+                    log_dir=out),
     ]
     print(f"[demo] starting sim_node, grounding_node ({args.policy}), arm_controller_node; logs in {out}/",
           file=sys.stderr, flush=True)

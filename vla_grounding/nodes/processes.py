@@ -44,6 +44,8 @@ def isolated_ros_env(domain_id: int | None = None, ros_home: str | Path | None =
         "ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
         "ROS_HOME": str(home),
         "ROS_LOG_DIR": str(home / "log"),
+        # Fast DDS 2.x (ROS 2 Jazzy) reads FASTRTPS_..., 3.x (Kilted) FASTDDS_...: set both.
+        "FASTRTPS_DEFAULT_PROFILES_FILE": str(package_file("config/fastdds_localhost.xml")),
         "FASTDDS_DEFAULT_PROFILES_FILE": str(package_file("config/fastdds_localhost.xml")),
         "RMW_IMPLEMENTATION": "rmw_fastrtps_cpp",
         "PYTHONUNBUFFERED": "1",
@@ -66,8 +68,10 @@ class NodeProcess:
         log_dir: str | Path | None = None,
         name: str | None = None,
     ) -> None:
-        self.name = name or Path(module).stem.rsplit(".", 1)[-1]
-        target = [module] if module.endswith(".py") else ["-m", module]
+        self.name = name or (Path(module).stem if module.endswith(".py") else module.rsplit(".", 1)[-1])
+        # -P: do not put the working directory first on sys.path, where a source checkout (no
+        # generated msg/srv/action) would shadow the installed package.
+        target = [module] if module.endswith(".py") else ["-P", "-m", module]
         self.cmd = [sys.executable, *target, *(args or [])]
         self.env = {**os.environ, **(env or {})}
         log_dir = Path(log_dir or tempfile.mkdtemp(prefix="vla_nodes_"))
@@ -128,3 +132,20 @@ def fastdds_shm_files() -> set[str]:
     """Fast DDS shared-memory segments, ports and locks currently in /dev/shm."""
     shm = Path("/dev/shm")
     return {p.name for p in shm.iterdir() if "fastrtps" in p.name or "fastdds" in p.name} if shm.is_dir() else set()
+
+
+def ros_params_args(node_name: str, overrides: dict | None = None, base: str = "config/sim.yaml",
+                    tmp_dir: str | Path | None = None) -> list[str]:
+    """``--ros-args`` for a node: the package's ``base`` YAML, then ``overrides`` for that node.
+
+    Overrides go through a second parameter file under the node's own name, because a
+    ``-p name:=value`` override is a ``/**`` rule and loses to the node's section in ``base``.
+    """
+    args = ["--ros-args", "--params-file", str(package_file(base))]
+    if overrides:
+        import yaml
+
+        path = Path(tmp_dir or tempfile.mkdtemp(prefix="vla_params_")) / f"{node_name}_overrides.yaml"
+        path.write_text(yaml.safe_dump({node_name: {"ros__parameters": overrides}}))
+        args += ["--params-file", str(path)]
+    return args

@@ -1,0 +1,183 @@
+"""grounding_node in its own process: every bad input is refused with a clear reason, no pose
+is published, and the node keeps running."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from conftest import sim_params
+
+pytestmark = pytest.mark.ros
+
+INSTRUCTION = "put the red block in the green bowl"
+
+
+@pytest.fixture(scope="module")
+def sim_frame():
+    from vla_grounding.sim.env import TabletopEnv
+
+    with TabletopEnv("put-blocks-in-bowls-seen", render_backend="tiny") as env:
+        return env.reset(1)
+
+
+@pytest.fixture(scope="module")
+def grounding(module_launch):
+    return module_launch("vla_grounding.nodes.grounding_node", sim_params("grounding_node", max_image_age=2.0))
+
+
+class Camera:
+    """Publishes colour/depth/camera_info from the test process like a camera driver would."""
+
+    def __init__(self, node, frame) -> None:
+        from rclpy.qos import qos_profile_sensor_data
+        from sensor_msgs.msg import CameraInfo, Image
+
+        self.node, self.frame = node, frame
+        self.color_pub = node.create_publisher(Image, "camera/color/image_raw", qos_profile_sensor_data)
+        self.depth_pub = node.create_publisher(Image, "camera/depth/image_raw", qos_profile_sensor_data)
+        self.info_pub = node.create_publisher(CameraInfo, "camera/color/camera_info", qos_profile_sensor_data)
+
+    def publish(self, *, color=None, depth=None, color_encoding="rgb8", depth_encoding="32FC1", info=True,
+                age: float = 0.0, repeats: int = 5) -> None:
+        from vla_grounding.nodes.graph import wait_until
+        from vla_grounding.nodes.image_conversion import intrinsics_to_camera_info, numpy_to_image
+
+        pubs = (self.color_pub, self.depth_pub, self.info_pub)
+        wait_until(lambda: all(p.get_subscription_count() > 0 for p in pubs), 15, "grounding_node's camera subscriptions")
+        color = self.frame.color if color is None else color
+        depth = self.frame.depth if depth is None else depth
+        for _ in range(repeats):
+            stamp = (self.node.get_clock().now() - _duration(age)).to_msg()
+            c = numpy_to_image(color, color_encoding)
+            d = numpy_to_image(depth, depth_encoding)
+            for m in (c, d):
+                m.header.stamp, m.header.frame_id = stamp, "camera_color_optical_frame"
+            self.color_pub.publish(c)
+            self.depth_pub.publish(d)
+            if info:
+                i = intrinsics_to_camera_info(self.frame.intrinsics)
+                i.header.stamp = stamp
+                self.info_pub.publish(i)
+            time.sleep(0.05)
+        time.sleep(0.2)
+
+
+def _duration(seconds: float):
+    from rclpy.duration import Duration
+
+    return Duration(seconds=seconds)
+
+
+@pytest.fixture
+def client(ros_node, grounding):
+    from vla_grounding.srv import Ground
+
+    from vla_grounding.nodes.graph import wait_for_service
+
+    cli = ros_node.node.create_client(Ground, "ground")
+    try:
+        wait_for_service(cli, timeout=90)
+    except TimeoutError:
+        pytest.fail(f"grounding_node did not come up:\n{grounding.output()[-3000:]}")
+
+    def ground(text: str, max_image_age: float = 0.0):
+        done = threading.Event()
+        future = cli.call_async(Ground.Request(instruction=text, max_image_age=max_image_age))
+        future.add_done_callback(lambda _: done.set())
+        assert done.wait(60), "ground service did not answer"
+        assert grounding.alive(), grounding.output()[-3000:]
+        return future.result()
+
+    return ground
+
+
+@pytest.fixture
+def camera(ros_node, sim_frame):
+    return Camera(ros_node.node, sim_frame)
+
+
+def test_no_frame_yet_is_refused_with_what_is_missing(client):
+    r = client(INSTRUCTION)
+    assert not r.success and "no synchronised camera frame" in r.message and "camera_info" in r.message
+
+
+def test_missing_camera_info_is_refused(client, camera):
+    camera.publish(info=False)
+    r = client(INSTRUCTION)
+    assert not r.success and "no camera_info received" in r.message
+
+
+def test_wrong_color_encoding_is_refused(client, camera, sim_frame):
+    camera.publish(color=np.zeros(sim_frame.color.shape[:2], np.uint16), color_encoding="mono16")
+    r = client(INSTRUCTION)
+    assert not r.success and "colour image has encoding 'mono16'" in r.message
+
+
+def test_depth_not_aligned_to_color_is_refused(client, camera, sim_frame):
+    camera.publish(depth=sim_frame.depth[::2, ::2].copy())
+    r = client(INSTRUCTION)
+    assert not r.success and "not aligned to colour" in r.message
+
+
+def test_all_nan_depth_is_refused(client, camera, sim_frame):
+    camera.publish(depth=np.full_like(sim_frame.depth, np.nan))
+    r = client(INSTRUCTION)
+    assert not r.success and "valid pixels" in r.message
+
+
+def test_all_zero_millimetre_depth_is_refused(client, camera, sim_frame):
+    camera.publish(depth=np.zeros(sim_frame.depth.shape, np.uint16), depth_encoding="16UC1")
+    r = client(INSTRUCTION)
+    assert not r.success and "valid pixels" in r.message
+
+
+def test_stale_frames_are_refused(client, camera):
+    camera.publish()
+    time.sleep(1.0)  # the camera went quiet
+    r = client(INSTRUCTION, max_image_age=0.5)
+    assert not r.success and "s old" in r.message and "is the camera still publishing" in r.message
+
+
+@pytest.mark.parametrize("text,reason", [
+    ("", "empty instruction"),
+    ("   ", "empty instruction"),
+    ("put the red block " * 600, "characters long"),
+    ("put the red block\x1b[31m in the bowl", "control characters"),
+])
+def test_bad_instructions_are_refused_before_grounding(client, camera, text, reason):
+    camera.publish()
+    r = client(text)
+    assert not r.success and reason in r.message
+
+
+def test_unparseable_and_absent_objects_are_refused_by_the_policy(client, camera):
+    camera.publish()
+    for text in ("hello there", "put the purple giraffe in the green bowl"):
+        r = client(text)
+        assert not r.success and r.message, text
+    assert "giraffe" in r.message
+
+
+def test_refusals_publish_no_pose(ros_node, client, camera):
+    from geometry_msgs.msg import PoseStamped
+    from vla_grounding.msg import PickPlace
+
+    got = []
+    ros_node.node.create_subscription(PickPlace, "pick_place", got.append, 10)
+    ros_node.node.create_subscription(PoseStamped, "pick_pose", got.append, 10)
+    camera.publish()
+    assert not client("put the purple giraffe in the green bowl").success
+    time.sleep(0.5)
+    assert got == []
+
+
+def test_corrupt_checkpoint_fails_start_up_with_a_clear_message(launch, tmp_path):
+    bad = tmp_path / "corrupt.safetensors"
+    bad.write_bytes(b"\x00garbage" * 100)
+    proc = launch("vla_grounding.nodes.grounding_node", sim_params("grounding_node", checkpoint=str(bad)), name="corrupt")
+    code = proc.proc.wait(120)
+    assert code == 2, proc.output()[-3000:]
+    assert "cannot load the clip_regions policy" in proc.output()
