@@ -47,20 +47,19 @@ class LatestFrameSync:
         """Queue one message of ``stream`` and update the latest match."""
         with self._lock:
             self.counts[stream] += 1
-            self._queues[stream].append(msg)
+            self._queues[stream].append((stamp_seconds(msg), msg))
             self._match(now)
 
     def _match(self, now: float) -> None:
         color_q, depth_q, info_q = (self._queues[s] for s in self.STREAMS)
-        for color in reversed(color_q):
-            t = stamp_seconds(color)
-            depth = min(depth_q, key=lambda m: abs(stamp_seconds(m) - t), default=None)
-            info = min(info_q, key=lambda m: abs(stamp_seconds(m) - t), default=None)
+        for t, color in reversed(color_q):
+            depth = min(depth_q, key=lambda e: abs(e[0] - t), default=None)
+            info = min(info_q, key=lambda e: abs(e[0] - t), default=None)
             if depth is None or info is None:
                 return
-            if abs(stamp_seconds(depth) - t) <= self.slop and abs(stamp_seconds(info) - t) <= self.slop:
+            if abs(depth[0] - t) <= self.slop and abs(info[0] - t) <= self.slop:
                 if self._latest is None or t > self._latest.stamp:
-                    self._latest = SyncedFrame(color, depth, info, t, now)
+                    self._latest = SyncedFrame(color, depth[1], info[1], t, now)
                 return
 
     def latest(self) -> SyncedFrame | None:

@@ -16,7 +16,6 @@ import traceback
 
 import numpy as np
 from geometry_msgs.msg import Pose, PoseStamped
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
@@ -99,27 +98,20 @@ class GroundingNode(Node):
         self.get_logger().info(f"{self.policy_name} policy ready in {time.monotonic() - start:.1f} s")
 
         self.sync = LatestFrameSync(slop=slop)
-        cameras = ReentrantCallbackGroup()
-        work = MutuallyExclusiveCallbackGroup()
         sensor = qos_profile_sensor_data
-        self.create_subscription(Image, "camera/color/image_raw", lambda m: self._on("color", m), sensor,
-                                 callback_group=cameras)
-        self.create_subscription(Image, "camera/depth/image_raw", lambda m: self._on("depth", m), sensor,
-                                 callback_group=cameras)
-        self.create_subscription(CameraInfo, "camera/color/camera_info", lambda m: self._on("info", m), sensor,
-                                 callback_group=cameras)
-        self.create_subscription(String, "instruction", self._on_instruction, QoSProfile(depth=10),
-                                 callback_group=work)
-        self.create_service(Ground, "ground", self._on_ground, callback_group=work)
+        for stream, msg_type, topic in (("color", Image, "camera/color/image_raw"),
+                                        ("depth", Image, "camera/depth/image_raw"),
+                                        ("info", CameraInfo, "camera/color/camera_info")):
+            self.create_subscription(msg_type, topic, lambda msg, s=stream: self.sync.add(s, msg, time.monotonic()),
+                                     sensor)
+        self.create_subscription(String, "instruction", self._on_instruction, QoSProfile(depth=10))
+        self.create_service(Ground, "ground", self._on_ground)
         self.pick_place_pub = self.create_publisher(PickPlace, "pick_place", 10)
         self.pick_pose_pub = self.create_publisher(PoseStamped, "pick_pose", 10)
         self.place_pose_pub = self.create_publisher(PoseStamped, "place_pose", 10)
         self.heatmap_pub = self.create_publisher(Image, "grounding/heatmap", 1)
         self.markers_pub = self.create_publisher(MarkerArray, "grounding/markers", 1)
         self.status_pub = self.create_publisher(String, "grounding/status", 10)
-
-    def _on(self, stream: str, msg) -> None:
-        self.sync.add(stream, msg, time.monotonic())
 
     # -- instruction entry points ---------------------------------------------------------
 
@@ -294,7 +286,9 @@ def _overlay(plan: PickPlacePlan, frame: RGBDFrame, workspace) -> np.ndarray:
 
 
 def main(args: list[str] | None = None) -> int:
-    return run_node(GroundingNode, args)
+    # One thread: rclpy's multi-threaded executor costs ~2x the CPU per camera message, and
+    # grounding is serial anyway (frames keep queueing in DDS meanwhile; only the newest counts).
+    return run_node(GroundingNode, args, threads=1)
 
 
 if __name__ == "__main__":

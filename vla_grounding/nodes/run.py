@@ -6,12 +6,13 @@ import sys
 from collections.abc import Callable
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 
 
 def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads: int = 4) -> int:
-    """Build the node with ``factory`` and spin it; start-up errors print one clear line."""
+    """Build the node with ``factory`` and spin it (``threads`` > 1: a multi-threaded executor);
+    start-up errors print one clear line."""
     rclpy.init(args=args)
     try:
         node = factory()
@@ -19,7 +20,7 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
         print(f"[{getattr(factory, '__name__', 'node')}] cannot start: {exc}", file=sys.stderr, flush=True)
         rclpy.try_shutdown()
         return 2
-    executor = MultiThreadedExecutor(num_threads=threads)
+    executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
     executor.add_node(node)
     try:
         executor.spin()

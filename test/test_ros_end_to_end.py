@@ -1,0 +1,169 @@
+"""The whole graph as separate processes: sim_node, grounding_node, arm_controller_node.
+
+An instruction on the topic and an ExecuteInstruction goal each put a block in a bowl in
+the simulator; out-of-bounds poses and unknown objects are refused without motion; every
+node keeps running and stops cleanly on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+import pytest
+from conftest import sim_params
+
+pytestmark = pytest.mark.ros
+
+TASK = "put-blocks-in-bowls-seen"
+
+
+@pytest.fixture(scope="module")
+def graph(module_launch):
+    return {
+        "sim": module_launch("vla_grounding.nodes.sim_node", sim_params("sim_node", task=TASK, seed=1)),
+        "grounding": module_launch("vla_grounding.nodes.grounding_node", sim_params("grounding_node")),
+        "arm": module_launch("vla_grounding.nodes.arm_controller_node", sim_params("arm_controller_node")),
+    }
+
+
+class GraphClient:
+    def __init__(self, node, graph) -> None:
+        from rclpy.action import ActionClient
+        from std_msgs.msg import String
+        from vla_grounding.action import ExecuteInstruction
+        from vla_grounding.msg import PickPlace
+        from vla_grounding.srv import MoveTool, ResetTask, TaskState
+
+        self.node, self.graph = node, graph
+        self.action = ActionClient(node, ExecuteInstruction, "execute_instruction")
+        self.reset_cli = node.create_client(ResetTask, "sim/reset")
+        self.state_cli = node.create_client(TaskState, "sim/state")
+        self.move_cli = node.create_client(MoveTool, "sim/move_tool")
+        self.instruction_pub = node.create_publisher(String, "instruction", 10)
+        self.pick_place_pub = node.create_publisher(PickPlace, "pick_place", 10)
+        self.status: list[str] = []
+        node.create_subscription(String, "grounding/status", lambda m: self.status.append(m.data), 10)
+        deadline = time.monotonic() + 120
+        while not (self.action.server_is_ready() and self.state_cli.service_is_ready()
+                   and node.count_subscribers("instruction") and node.count_subscribers("pick_place")):
+            self.check_alive()
+            assert time.monotonic() < deadline, "the graph did not come up in 120 s"
+            time.sleep(0.2)
+
+    def check_alive(self) -> None:
+        for name, proc in self.graph.items():
+            assert proc.alive(), f"{name} died:\n{proc.output()[-3000:]}"
+
+    def wait(self, future, timeout: float = 60.0):
+        done = threading.Event()
+        future.add_done_callback(lambda _: done.set())
+        assert done.wait(timeout), "no answer in time"
+        return future.result()
+
+    def reset(self, seed: int) -> str:
+        from vla_grounding.srv import ResetTask
+
+        r = self.wait(self.reset_cli.call_async(ResetTask.Request(task=TASK, seed=seed)))
+        assert r.success, r.message
+        return r.instruction
+
+    def state(self):
+        from vla_grounding.srv import TaskState
+
+        return self.wait(self.state_cli.call_async(TaskState.Request()))
+
+
+@pytest.fixture
+def client(ros_node, graph):
+    c = GraphClient(ros_node.node, graph)
+    yield c
+    c.check_alive()
+
+
+def test_instruction_on_the_topic_puts_a_block_in_the_bowl(client):
+    from std_msgs.msg import String
+
+    instruction = client.reset(seed=3)
+    client.instruction_pub.publish(String(data=instruction))
+    deadline = time.monotonic() + 180
+    while client.state().steps == 0:
+        assert time.monotonic() < deadline, f"no pick-and-place happened; grounding said {client.status}"
+        time.sleep(0.5)
+    state = client.state()
+    assert any(s.startswith("ok") for s in client.status), client.status
+    assert state.score > 0.0, f"the block did not end in the bowl (score {state.score}); {client.status}"
+
+
+def test_execute_instruction_action_puts_a_block_in_the_bowl(client):
+    from vla_grounding.action import ExecuteInstruction
+
+    instruction = client.reset(seed=5)
+    stages: list[str] = []
+    handle = client.wait(client.action.send_goal_async(
+        ExecuteInstruction.Goal(instruction=instruction), feedback_callback=lambda f: stages.append(f.feedback.stage)))
+    assert handle.accepted
+    result = client.wait(handle.get_result_async(), 180).result
+    assert result.success, result.message
+    assert stages[0] == "grounding" and stages[-1] == "done"
+    assert stages[1:-1] == ["approach_pick", "descend_pick", "grasp", "lift", "move_to_place", "descend_place",
+                            "release", "retreat"]
+    assert result.pick_place.header.frame_id == "base_link" and result.pick_place.pick_confidence > 0
+    assert result.grounding_seconds > 0 and result.execution_seconds > 0
+    assert client.state().score > 0.0
+
+
+def test_action_refuses_an_object_that_is_not_there_without_moving(client):
+    from vla_grounding.action import ExecuteInstruction
+
+    client.reset(seed=7)
+    handle = client.wait(client.action.send_goal_async(
+        ExecuteInstruction.Goal(instruction="put the purple giraffe in the blue bowl")))
+    result = client.wait(handle.get_result_async(), 120).result
+    assert not result.success and result.message.startswith("refused:") and "giraffe" in result.message
+    assert result.execution_seconds == 0.0 and client.state().steps == 0
+
+
+def test_out_of_workspace_pick_place_is_not_executed(client):
+    from vla_grounding.msg import PickPlace
+
+    client.reset(seed=9)
+    msg = PickPlace()
+    msg.header.frame_id = "base_link"
+    msg.instruction = "out of bounds"
+    msg.pick.position.x, msg.pick.position.y, msg.pick.position.z = 1.5, 0.0, 0.02
+    msg.place.position.x, msg.place.position.y, msg.place.position.z = 0.5, 0.0, 0.0
+    msg.pick.orientation.x = msg.place.orientation.x = 1.0
+    msg.pick.orientation.w = msg.place.orientation.w = 0.0
+    client.pick_place_pub.publish(msg)
+    time.sleep(2.0)
+    assert "outside the workspace" in client.graph["arm"].output()
+    assert client.state().steps == 0
+
+
+def test_unreachable_tool_target_is_a_clear_failure(client):
+    from vla_grounding.srv import MoveTool
+
+    request = MoveTool.Request()
+    request.target.header.frame_id = "base_link"
+    request.target.pose.position.x, request.target.pose.position.y, request.target.pose.position.z = 2.0, 2.0, 0.1
+    request.target.pose.orientation.x = 1.0
+    request.target.pose.orientation.w = 0.0
+    r = client.wait(client.move_cli.call_async(request))
+    assert not r.success and "outside the workspace" in r.message
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_nodes_stop_cleanly_on_signals(launch, sig):
+    from vla_grounding.nodes.processes import fastdds_shm_files
+
+    before = fastdds_shm_files()
+    procs = [launch("vla_grounding.nodes.sim_node", sim_params("sim_node"), name=f"sim_{sig.name}"),
+             launch("vla_grounding.nodes.arm_controller_node", sim_params("arm_controller_node"),
+                    name=f"arm_{sig.name}")]
+    time.sleep(8.0)
+    for proc in procs:
+        assert proc.alive(), proc.output()[-2000:]
+        assert proc.stop(timeout=20, sig=sig) == 0, proc.output()[-2000:]
+    assert fastdds_shm_files() - before == set(), "Fast DDS files left in /dev/shm"
