@@ -16,11 +16,23 @@ INSTRUCTION = "put the red block in the green bowl"
 
 
 @pytest.fixture(scope="module")
-def sim_frame():
+def sim_scene():
+    import yaml
+
+    from vla_grounding.nodes.processes import package_file
+    from vla_grounding.perception.transforms import pose_list_to_matrix
     from vla_grounding.sim.env import TabletopEnv
 
-    with TabletopEnv("put-blocks-in-bowls-seen", render_backend="tiny") as env:
-        return env.reset(1)
+    config = yaml.safe_load(package_file("config/sim.yaml").read_text())
+    pose = pose_list_to_matrix(config["/**"]["ros__parameters"]["camera_pose"])  # the node's calibration
+    with TabletopEnv("put-blocks-in-bowls-seen", camera_pose=pose, render_backend="tiny") as env:
+        frame = env.reset(1)
+        return frame, env.objects()
+
+
+@pytest.fixture(scope="module")
+def sim_frame(sim_scene):
+    return sim_scene[0]
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +184,22 @@ def test_refusals_publish_no_pose(ros_node, client, camera):
     assert not client("put the purple giraffe in the green bowl").success
     time.sleep(0.5)
     assert got == []
+
+
+def test_a_good_frame_grounds_to_the_named_objects(client, camera, sim_scene):
+    objects = sim_scene[1]
+    block = next(o for o in objects if o["kind"] == "block")
+    bowl = next(o for o in objects if o["kind"] == "bowl")
+    camera.publish()
+    r = client(f"put the {block['name']} in the {bowl['name']}")
+    assert r.success, r.message
+    pick, place = r.pick_place.pick.position, r.pick_place.place.position
+    blocks = [o["position"] for o in objects if o["name"] == block["name"]]
+    bowls = [o["position"] for o in objects if o["name"] == bowl["name"]]
+    assert min(np.hypot(pick.x - b[0], pick.y - b[1]) for b in blocks) < 0.015
+    assert pick.z == pytest.approx(2 * blocks[0][2], abs=0.006)  # the top face of a block resting on the table
+    assert min(np.hypot(place.x - b[0], place.y - b[1]) for b in bowls) < 0.02
+    assert r.pick_place.header.frame_id == "base_link"
 
 
 def test_corrupt_checkpoint_fails_start_up_with_a_clear_message(launch, tmp_path):

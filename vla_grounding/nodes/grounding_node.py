@@ -15,7 +15,7 @@ import time
 import traceback
 
 import numpy as np
-from geometry_msgs.msg import Pose, PoseStamped
+from geometry_msgs.msg import Point, Pose, PoseStamped
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
@@ -257,9 +257,9 @@ class GroundingNode(Node):
             m = Marker(header=out.header, ns="grounding", id=i, type=Marker.SPHERE, action=Marker.ADD, pose=pose)
             m.scale.x = m.scale.y = m.scale.z = 0.03
             m.color.r, m.color.g, m.color.b, m.color.a = (*rgb, 0.8)
+            above = Point(x=pose.position.x, y=pose.position.y, z=pose.position.z + 0.05)  # a copy: never alias
             text = Marker(header=out.header, ns="grounding", id=10 + i, type=Marker.TEXT_VIEW_FACING,
-                          action=Marker.ADD, pose=Pose(position=pose.position, orientation=pose.orientation))
-            text.pose.position.z += 0.05
+                          action=Marker.ADD, pose=Pose(position=above))
             text.scale.z = 0.025
             text.color.r = text.color.g = text.color.b = text.color.a = 1.0
             text.text = f"{name}: {out.pick_phrase if i == 0 else out.place_phrase}"

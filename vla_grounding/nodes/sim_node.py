@@ -24,7 +24,7 @@ from std_srvs.srv import SetBool
 from vla_grounding.nodes.image_conversion import intrinsics_to_camera_info, numpy_to_image
 from vla_grounding.nodes.params import declare, declare_camera_pose, declare_workspace
 from vla_grounding.nodes.run import run_node
-from vla_grounding.perception.transforms import tool_down_quaternion, yaw_of_quaternion
+from vla_grounding.perception.transforms import matrix_to_pose_list, tool_down_quaternion, yaw_of_quaternion
 from vla_grounding.srv import MoveTool, ResetTask, TaskState
 
 
@@ -63,7 +63,8 @@ class SimNode(Node):
         self.create_service(TaskState, "sim/state", self._state, callback_group=group)
         self.get_logger().info(
             f"simulating {self.task} seed {self.seed} ({self.env.render_backend} renderer), "
-            f"camera at {rate:g} Hz; instruction: {self.env.instruction!r}")
+            f"camera at {rate:g} Hz, pose {np.round(matrix_to_pose_list(self.env.camera_pose), 4).tolist()}; "
+            f"instruction: {self.env.instruction!r}")
 
     # -- camera ---------------------------------------------------------------------------
 
