@@ -67,6 +67,7 @@ class GraphClient:
 
         r = self.wait(self.reset_cli.call_async(ResetTask.Request(task=TASK, seed=seed)))
         assert r.success, r.message
+        time.sleep(1.0)  # grounding uses the newest frame it has: let frames of the new scene arrive
         return r.instruction
 
     def state(self):

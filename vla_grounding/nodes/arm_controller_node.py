@@ -87,7 +87,10 @@ class ArmControllerNode(Node):
             ok, message = self.execute(msg, lambda stage, progress: None, lambda: False)
         finally:
             self._busy.release()
-        (self.get_logger().info if ok else self.get_logger().error)(f"{msg.instruction!r}: {message}")
+        if ok:
+            self.get_logger().info(f"{msg.instruction!r}: {message}")
+        else:
+            self.get_logger().error(f"{msg.instruction!r}: {message}")
 
     def _execute(self, goal_handle) -> ExecuteInstruction.Result:
         goal = goal_handle.request

@@ -66,7 +66,8 @@ class GroundingNode(Node):
         clip_pretrained = declare(self, "clip_pretrained", "", "clip_regions: open_clip pretrained tag (e.g. "
                                   "openai) or a local weights path; fetched once by open_clip on real robots")
         self.base_frame = declare(self, "base_frame", "base_link", "robot base frame of all published poses")
-        self.min_confidence = declare(self, "min_confidence", 0.3, "refuse when pick or place confidence is lower",
+        self.min_confidence = declare(self, "min_confidence", 0.5, "refuse when pick or place confidence is lower "
+                                      "(clip_regions also uses it to decide which regions match)",
                                       low=0.0, high=1.0, read_only=False)
         self.max_image_age = declare(self, "max_image_age", 2.0, "refuse when the newest frame is older (s)",
                                      low=0.0, read_only=False)
@@ -85,7 +86,7 @@ class GroundingNode(Node):
         if checkpoint:
             options["checkpoint"] = checkpoint
         if self.policy_name == "clip_regions":
-            options["workspace"] = self.workspace
+            options.update(workspace=self.workspace, min_confidence=self.min_confidence)
             if clip_model:
                 options["model"] = clip_model
             if clip_pretrained:
@@ -117,7 +118,7 @@ class GroundingNode(Node):
 
     def _on_instruction(self, msg: String) -> None:
         try:
-            out = self.ground(msg.data)
+            out = self._ground_safely(msg.data)
         except Refusal as exc:
             self._report(f"refused: {exc}", error=True)
             return
@@ -126,8 +127,8 @@ class GroundingNode(Node):
 
     def _on_ground(self, request: Ground.Request, response: Ground.Response) -> Ground.Response:
         try:
-            response.pick_place = self.ground(request.instruction, request.min_confidence or None,
-                                              request.max_image_age or None)
+            response.pick_place = self._ground_safely(request.instruction, request.min_confidence or None,
+                                                      request.max_image_age or None)
         except Refusal as exc:
             response.success, response.message = False, str(exc)
             self._report(f"refused: {exc}", error=True)
@@ -137,7 +138,11 @@ class GroundingNode(Node):
         return response
 
     def _report(self, text: str, error: bool = False) -> None:
-        (self.get_logger().error if error else self.get_logger().info)(text)
+        # one logging call per severity: rclpy refuses a call site whose severity changes
+        if error:
+            self.get_logger().error(text)
+        else:
+            self.get_logger().info(text)
         self.status_pub.publish(String(data=text))
 
     @staticmethod
@@ -145,6 +150,16 @@ class GroundingNode(Node):
         p, q = m.pick.position, m.place.position
         return (f"{m.instruction!r}: pick ({p.x:.3f}, {p.y:.3f}, {p.z:.3f}) conf {m.pick_confidence:.2f}, "
                 f"place ({q.x:.3f}, {q.y:.3f}, {q.z:.3f}) conf {m.place_confidence:.2f}")
+
+    def _ground_safely(self, text: str, min_confidence: float | None = None, max_age: float | None = None):
+        """``ground`` with any unexpected error turned into a refusal: the node keeps running."""
+        try:
+            return self.ground(text, min_confidence, max_age)
+        except Refusal:
+            raise
+        except Exception as exc:
+            self.get_logger().error(traceback.format_exc())
+            raise Refusal(f"internal error: {exc}") from exc
 
     # -- grounding ------------------------------------------------------------------------
 
@@ -164,7 +179,10 @@ class GroundingNode(Node):
         plan.timings.setdefault("policy", time.monotonic() - start)
         self._check_plan(plan, min_confidence if min_confidence is not None else self.min_confidence)
         out = self._to_msg(plan, instruction, synced)
-        self._publish_visuals(out, plan, frame)
+        try:
+            self._publish_visuals(out, plan, frame)
+        except Exception:  # pictures must never cost the pose
+            self.get_logger().error(f"could not publish the visualisation: {traceback.format_exc()}")
         return out
 
     def _check_instruction(self, text: str) -> str:
