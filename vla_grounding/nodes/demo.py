@@ -131,6 +131,26 @@ def _save_png(msg, path: Path) -> str | None:
     return str(path)
 
 
+def _summary_png(out: Path, paths: list[str | None]) -> str | None:
+    """before | after on top, the grounding heatmaps (top-down, pick left, place right) below."""
+    from PIL import Image as PILImage
+
+    before, after, heat = (PILImage.open(p) if p else None for p in paths)
+    if before is None or after is None:
+        return None
+    gap = 8
+    heat = heat.resize((heat.width * 2, heat.height * 2), PILImage.NEAREST) if heat else None
+    canvas = PILImage.new("RGB", (before.width + gap + after.width,
+                                  before.height + (gap + heat.height if heat else 0)), (255, 255, 255))
+    canvas.paste(before, (0, 0))
+    canvas.paste(after, (before.width + gap, 0))
+    if heat:
+        canvas.paste(heat, (0, before.height + gap))
+    path = out / "demo.png"
+    canvas.save(path)
+    return str(path)
+
+
 def run_instruction(client: DemoClient, instruction: str, via: str, timeout: float) -> dict:
     """Send one instruction and wait for its outcome; timings per stage from the feedback."""
     from std_msgs.msg import String
@@ -220,6 +240,7 @@ def main(argv: list[str]) -> int:
         report["after_png"] = _save_png(client.fresh_color(client.now()), out / "after.png")
         time.sleep(0.3)  # the heatmap is published right after grounding; give it a moment to arrive
         report["heatmap_png"] = _save_png(client.heatmap, out / "heatmap.png")
+        report["summary_png"] = _summary_png(out, [report.get(k) for k in ("before_png", "after_png", "heatmap_png")])
         code = 0 if report.get("success") else 1
     except (RuntimeError, TimeoutError) as exc:
         report.update(success=False, message=str(exc))
