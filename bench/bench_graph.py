@@ -16,7 +16,6 @@ import os
 import platform
 import statistics
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -55,16 +54,17 @@ def main() -> int:
                             ros_params_args("grounding_node", {"policy": args.policy}, tmp_dir=tmp), env=env,
                             log_dir=tmp).start()
     import rclpy
-    from rclpy.executors import MultiThreadedExecutor
-    from rclpy.node import Node
     from rclpy.qos import qos_profile_sensor_data
     from sensor_msgs.msg import Image
     from std_msgs.msg import String
     from vla_grounding.msg import PickPlace
     from vla_grounding.srv import TaskState
 
+    from vla_grounding.nodes.background import BackgroundNode, wait_future
+
     rclpy.init()
-    node = Node("bench_graph")
+    background = BackgroundNode("bench_graph")
+    node = background.node
     arrivals: list[float] = []
     statuses: list[tuple[float, str]] = []
     frames: list[float] = []
@@ -73,16 +73,6 @@ def main() -> int:
     color_sub = None
     pub = node.create_publisher(String, "instruction", 10)
     state_cli = node.create_client(TaskState, "sim/state")
-    executor = MultiThreadedExecutor(num_threads=2)
-    executor.add_node(node)
-    stop = threading.Event()
-
-    def spin_until_stopped() -> None:
-        while not stop.is_set():
-            executor.spin_once(timeout_sec=0.05)
-
-    spin = threading.Thread(target=spin_until_stopped)
-    spin.start()
     report: dict = {"policy": args.policy, "camera_rate_hz": args.rate}
     try:
         deadline = time.monotonic() + 180
@@ -105,10 +95,7 @@ def main() -> int:
         report["grounding_idle_cpu_percent"] = round(100.0 * (c1 - c0) / (t1 - t0), 2)
         report["sim_cpu_note"] = "sim_node republishes its last render at the camera rate"
         # 3. instruction -> PickPlace latency
-        done = state_cli.call_async(TaskState.Request())
-        while not done.done():
-            time.sleep(0.01)
-        instruction = done.result().instruction
+        instruction = wait_future(state_cli.call_async(TaskState.Request()), 30).instruction
         latencies, refusals = [], []
         for i in range(args.instructions):
             n_arr, n_stat = len(arrivals), len(statuses)
@@ -132,10 +119,7 @@ def main() -> int:
                           latency_p95_ms=round(1000 * percentile(latencies, 0.95), 1),
                           latency_min_ms=round(1000 * min(latencies), 1))
     finally:
-        stop.set()
-        spin.join()
-        executor.shutdown()
-        node.destroy_node()
+        background.close()
         rclpy.try_shutdown()
         report["exit_codes"] = {"sim_node": sim.stop(), "grounding_node": grounding.stop()}
         clean_fastdds_shm()

@@ -10,8 +10,8 @@ by scripts/test.sh), where a missing build is an error instead.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
-import threading
 import warnings
 from pathlib import Path
 
@@ -74,36 +74,12 @@ def rclpy_context():
             warnings.warn(f"Fast DDS files left in /dev/shm after the session: {sorted(still)}", stacklevel=1)
 
 
-class SpinningNode:
-    """An rclpy node spun by its own executor thread for the length of a test."""
-
-    def __init__(self, name: str) -> None:
-        from rclpy.executors import MultiThreadedExecutor
-        from rclpy.node import Node
-
-        self.node = Node(name)
-        self.executor = MultiThreadedExecutor(num_threads=2)
-        self.executor.add_node(self.node)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        while not self._stop.is_set():
-            self.executor.spin_once(timeout_sec=0.05)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.executor.remove_node(self.node)
-        self.executor.shutdown()
-        self.node.destroy_node()
-
-
 @pytest.fixture
 def ros_node(rclpy_context, request):
     """A spinning test node; use ``ros_node.node`` for publishers, clients, subscriptions."""
-    spinning = SpinningNode("test_" + request.node.name.replace("[", "_").replace("]", "").replace("-", "_")[:50])
+    from vla_grounding.nodes.background import BackgroundNode
+
+    spinning = BackgroundNode("test_" + re.sub(r"\W", "_", request.node.name)[:50])
     yield spinning
     spinning.close()
 

@@ -3,7 +3,6 @@ is published, and the node keeps running."""
 
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
@@ -96,12 +95,11 @@ def client(ros_node, grounding):
         pytest.fail(f"grounding_node did not come up:\n{grounding.output()[-3000:]}")
 
     def ground(text: str, max_image_age: float = 0.0):
-        done = threading.Event()
-        future = cli.call_async(Ground.Request(instruction=text, max_image_age=max_image_age))
-        future.add_done_callback(lambda _: done.set())
-        assert done.wait(60), "ground service did not answer"
+        from vla_grounding.nodes.background import wait_future
+
+        response = wait_future(cli.call_async(Ground.Request(instruction=text, max_image_age=max_image_age)), 60)
         assert grounding.alive(), grounding.output()[-3000:]
-        return future.result()
+        return response
 
     return ground
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
@@ -30,11 +29,9 @@ def expert_plan():
 
 
 def _call(client, request, timeout=60.0):
-    done = threading.Event()
-    future = client.call_async(request)
-    future.add_done_callback(lambda _: done.set())
-    assert done.wait(timeout), f"{client.srv_name} did not answer"
-    return future.result()
+    from vla_grounding.nodes.background import wait_future
+
+    return wait_future(client.call_async(request), timeout)
 
 
 def test_camera_topics_are_synchronised_and_well_formed(ros_node, sim):

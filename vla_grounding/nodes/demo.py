@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -40,17 +39,17 @@ class DemoClient:
     def __init__(self) -> None:
         import rclpy
         from rclpy.action import ActionClient
-        from rclpy.executors import MultiThreadedExecutor
-        from rclpy.node import Node
         from rclpy.qos import qos_profile_sensor_data
         from sensor_msgs.msg import Image
         from std_msgs.msg import String
 
         from vla_grounding.action import ExecuteInstruction
+        from vla_grounding.nodes.background import BackgroundNode
         from vla_grounding.srv import ResetTask, TaskState
 
         rclpy.init()
-        self.node = Node("vla_grounding_demo")
+        self.background = BackgroundNode("vla_grounding_demo")
+        self.node = self.background.node
         self.color: Image | None = None
         self.heatmap: Image | None = None
         self.status: list[str] = []
@@ -62,15 +61,6 @@ class DemoClient:
         self.state_client = self.node.create_client(TaskState, "sim/state")
         self.reset_client = self.node.create_client(ResetTask, "sim/reset")
         self.Goal, self.StateReq = ExecuteInstruction.Goal, TaskState.Request
-        self.executor = MultiThreadedExecutor(num_threads=2)
-        self.executor.add_node(self.node)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._spin, daemon=True)
-        self._thread.start()
-
-    def _spin(self) -> None:
-        while not self._stop.is_set():
-            self.executor.spin_once(timeout_sec=0.05)
 
     def _on_color(self, msg) -> None:
         self.color = msg
@@ -88,11 +78,9 @@ class DemoClient:
         raise TimeoutError(f"the graph was not ready within {timeout:g} s (see the node logs)")
 
     def wait(self, future, timeout: float):
-        done = threading.Event()
-        future.add_done_callback(lambda _: done.set())
-        if not done.wait(timeout):
-            raise TimeoutError("no answer in time")
-        return future.result()
+        from vla_grounding.nodes.background import wait_future
+
+        return wait_future(future, timeout)
 
     def fresh_color(self, after: float, timeout: float = 10.0):
         """The first colour image stamped after ``after`` (ROS time, s)."""
@@ -113,10 +101,8 @@ class DemoClient:
     def close(self) -> None:
         import rclpy
 
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.executor.shutdown()
-        self.node.destroy_node()
+        self.action.destroy()
+        self.background.close()
         rclpy.try_shutdown()
 
 

@@ -1,0 +1,41 @@
+"""An rclpy node spun by its own executor thread: the client side of tests, the demo and benchmarks."""
+
+from __future__ import annotations
+
+import threading
+
+from rclpy.executors import MultiThreadedExecutor
+from rclpy.node import Node
+
+
+class BackgroundNode:
+    """``node`` is spun in a thread until ``close()``; rclpy must be initialised."""
+
+    def __init__(self, name: str, threads: int = 2) -> None:
+        self.node = Node(name)
+        self.executor = MultiThreadedExecutor(num_threads=threads)
+        self.executor.add_node(self.node)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while not self._stop.is_set():
+            self.executor.spin_once(timeout_sec=0.05)
+
+    def close(self) -> None:
+        """Stop spinning, then destroy (joining first: shutting down a spinning executor aborts)."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.executor.remove_node(self.node)
+        self.executor.shutdown()
+        self.node.destroy_node()
+
+
+def wait_future(future, timeout: float):
+    """Block until an rclpy future (spun by another thread) is done; TimeoutError otherwise."""
+    done = threading.Event()
+    future.add_done_callback(lambda _: done.set())
+    if not done.wait(timeout):
+        raise TimeoutError(f"no answer within {timeout:g} s")
+    return future.result()
