@@ -68,9 +68,9 @@ class GroundingNode(Node):
         self.base_frame = declare(self, "base_frame", "base_link", "robot base frame of all published poses")
         self.min_confidence = declare(self, "min_confidence", 0.5, "refuse when pick or place confidence is lower "
                                       "(clip_regions also uses it to decide which regions match)",
-                                      low=0.0, high=1.0, read_only=False)
+                                      low=0.0, high=1.0)
         self.max_image_age = declare(self, "max_image_age", 2.0, "refuse when the newest frame is older (s)",
-                                     low=0.0, read_only=False)
+                                     low=0.0)
         slop = declare(self, "sync_slop", 0.02, "max stamp difference of colour, depth and camera_info (s)", low=0.0)
         self.max_chars = declare(self, "max_instruction_chars", 300, "longer instructions are refused", low=1)
         use_tf = declare(self, "use_tf", True, "look the camera pose up in tf2 when tf2_ros is installed")
