@@ -31,12 +31,12 @@ class CameraIntrinsics:
         return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
 
     @classmethod
-    def from_matrix(cls, k: np.ndarray, width: int, height: int) -> "CameraIntrinsics":
+    def from_matrix(cls, k: np.ndarray, width: int, height: int) -> CameraIntrinsics:
         k = np.asarray(k, dtype=float).reshape(3, 3)
         return cls(int(width), int(height), float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2]))
 
     @classmethod
-    def from_fov(cls, width: int, height: int, vertical_fov_deg: float) -> "CameraIntrinsics":
+    def from_fov(cls, width: int, height: int, vertical_fov_deg: float) -> CameraIntrinsics:
         """Square pixels, principal point at the centre (how simulators define cameras)."""
         f = 0.5 * height / np.tan(np.deg2rad(vertical_fov_deg) / 2.0)
         return cls(width, height, f, f, (width - 1) / 2.0, (height - 1) / 2.0)

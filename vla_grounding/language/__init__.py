@@ -1,0 +1,1 @@
+"""Instruction parsing: pick phrase, place phrase, preposition and spatial words (see parse)."""

@@ -1,0 +1,1 @@
+"""Camera model, RGB-D -> top-down heightmap, pixel <-> base-frame conversions (no ROS)."""

@@ -1,0 +1,223 @@
+"""RGB-D -> base-frame point cloud -> top-down heightmap + colour map (CLIPort's input).
+
+Every valid depth pixel is back-projected with the intrinsics and moved into the robot base
+frame by ``T_base_camera``; the points inside the workspace box are z-buffered into the
+workspace grid (highest point wins). Because the projection is done point by point, an
+oblique camera gives a true top-down view (with unobserved cells marked invalid), not a
+warped image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vla_grounding.perception.camera import RGBDFrame
+from vla_grounding.perception.workspace import Workspace
+
+DEPTH_ENCODINGS = ("16UC1", "mono16", "32FC1")
+MIN_DEPTH_M = 0.05  # closer than this, RGB-D sensors report garbage
+MAX_DEPTH_M = 10.0
+
+
+def depth_to_metres(data: np.ndarray, encoding: str) -> np.ndarray:
+    """ROS depth image data -> float32 metres with every invalid pixel set to NaN.
+
+    ``16UC1``/``mono16`` hold millimetres (0 = no return); ``32FC1`` holds metres
+    (0, NaN, +-inf = no return). Negative values are invalid in both.
+    """
+    data = np.asarray(data)
+    if data.ndim != 2:
+        raise ValueError(f"depth must be a 2-D (H, W) image, got shape {data.shape}")
+    if encoding in ("16UC1", "mono16"):
+        if not np.issubdtype(data.dtype, np.integer):
+            raise ValueError(f"depth encoding {encoding} needs integer millimetres, got dtype {data.dtype}")
+        metres = data.astype(np.float32) / 1000.0
+    elif encoding == "32FC1":
+        if not np.issubdtype(data.dtype, np.floating):
+            raise ValueError(f"depth encoding 32FC1 needs float metres, got dtype {data.dtype}")
+        metres = data.astype(np.float32, copy=True)
+    else:
+        raise ValueError(f"unsupported depth encoding {encoding!r}; use one of {DEPTH_ENCODINGS}")
+    metres[~np.isfinite(metres) | (metres <= 0.0)] = np.nan
+    return metres
+
+
+def _check_frame(frame: RGBDFrame) -> None:
+    h, w = frame.intrinsics.height, frame.intrinsics.width
+    if frame.depth.shape != (h, w):
+        raise ValueError(f"depth shape {frame.depth.shape} does not match camera_info {h}x{w}")
+    if frame.color.shape[:2] != (h, w) or frame.color.ndim != 3 or frame.color.shape[2] != 3:
+        raise ValueError(f"colour shape {frame.color.shape} is not ({h}, {w}, 3) RGB aligned to depth")
+    t = np.asarray(frame.T_base_camera, dtype=float)
+    if t.shape != (4, 4) or not np.all(np.isfinite(t)):
+        raise ValueError("T_base_camera must be a finite 4x4 homogeneous transform")
+    if frame.intrinsics.fx <= 0 or frame.intrinsics.fy <= 0:
+        raise ValueError(f"focal lengths must be > 0: {frame.intrinsics}")
+
+
+def valid_depth_mask(depth: np.ndarray, min_depth: float = MIN_DEPTH_M, max_depth: float = MAX_DEPTH_M) -> np.ndarray:
+    """Pixels whose depth can be trusted: finite and inside the sensor's range."""
+    depth = np.asarray(depth, dtype=np.float32)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(depth) & (depth >= min_depth) & (depth <= max_depth)
+
+
+def back_project(
+    frame: RGBDFrame, min_depth: float = MIN_DEPTH_M, max_depth: float = MAX_DEPTH_M
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Valid pixels -> (xyz base frame (N,3) float64, rgb (N,3) uint8, flat pixel index (N,))."""
+    _check_frame(frame)
+    k = frame.intrinsics
+    depth = np.asarray(frame.depth, dtype=np.float32)
+    mask = valid_depth_mask(depth, min_depth, max_depth)
+    flat = np.flatnonzero(mask)
+    v, u = np.divmod(flat, k.width)
+    z = depth.reshape(-1)[flat].astype(np.float64)
+    cam = np.stack([(u - k.cx) * z / k.fx, (v - k.cy) * z / k.fy, z], axis=1)
+    t = np.asarray(frame.T_base_camera, dtype=np.float64)
+    xyz = cam @ t[:3, :3].T + t[:3, 3]
+    rgb = np.asarray(frame.color).reshape(-1, 3)[flat]
+    return xyz, rgb.astype(np.uint8), flat
+
+
+def point_cloud(frame: RGBDFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Base-frame xyz (N,3) and rgb (N,3) uint8 of the valid depth pixels only."""
+    xyz, rgb, _ = back_project(frame)
+    return xyz, rgb
+
+
+def camera_pixel_to_base(frame: RGBDFrame, u: int, v: int) -> np.ndarray:
+    """Camera pixel (u = column, v = row) -> base-frame point through its depth; ValueError when
+    the pixel is outside the image or its depth is invalid."""
+    k = frame.intrinsics
+    if not (0 <= u < k.width and 0 <= v < k.height):
+        raise ValueError(f"pixel (u={u}, v={v}) is outside the {k.width}x{k.height} image")
+    z = float(frame.depth[int(v), int(u)])
+    if not valid_depth_mask(np.array([z])).all():
+        raise ValueError(f"pixel (u={u}, v={v}) has no valid depth ({z})")
+    cam = np.array([(u - k.cx) * z / k.fx, (v - k.cy) * z / k.fy, z, 1.0])
+    return (np.asarray(frame.T_base_camera, dtype=float) @ cam)[:3]
+
+
+def base_to_camera_pixel(frame: RGBDFrame, xyz: np.ndarray) -> tuple[float, float]:
+    """Base-frame point -> (u, v) sub-pixel camera coordinates; ValueError when it is behind the camera."""
+    p = np.append(np.asarray(xyz, dtype=float).reshape(3), 1.0)
+    cam = np.linalg.inv(np.asarray(frame.T_base_camera, dtype=float)) @ p
+    if cam[2] <= 1e-6:
+        raise ValueError(f"point {p[:3].tolist()} is behind the camera")
+    k = frame.intrinsics
+    return float(k.fx * cam[0] / cam[2] + k.cx), float(k.fy * cam[1] / cam[2] + k.cy)
+
+
+@dataclass
+class TopDownView:
+    """Orthographic top-down colour + height images over the workspace grid."""
+
+    color: np.ndarray  # (rows, cols, 3) uint8
+    height: np.ndarray  # (rows, cols) float32 metres above workspace.z_min, 0 where empty
+    valid: np.ndarray  # (rows, cols) bool: a point was observed (or interpolated) there
+    workspace: Workspace
+
+    def pixel_to_base(self, row: float, col: float) -> np.ndarray:
+        """Grid pixel -> base-frame point on the observed surface (z = z_min + height)."""
+        r, c = int(np.floor(row)), int(np.floor(col))
+        rows, cols = self.height.shape
+        if not (0 <= r < rows and 0 <= c < cols):
+            raise ValueError(f"pixel ({row}, {col}) is outside the {rows}x{cols} workspace grid")
+        if not self.valid[r, c]:
+            raise ValueError(f"pixel ({r}, {c}) has no valid depth: no surface was observed there")
+        x, y = self.workspace.pixel_to_xy(row, col)
+        return np.array([x, y, self.workspace.z_min + float(self.height[r, c])])
+
+    def base_to_pixel(self, xyz: np.ndarray) -> tuple[int, int]:
+        """Base-frame point -> (row, col) of the grid cell containing it."""
+        p = np.asarray(xyz, dtype=float).reshape(-1)
+        if p.size < 2 or not np.all(np.isfinite(p[:2])):
+            raise ValueError(f"point must be finite (x, y[, z]), got {xyz}")
+        row, col = self.workspace.xy_to_pixel(p[0], p[1])
+        rows, cols = self.height.shape
+        if not (0 <= row < rows and 0 <= col < cols):
+            raise ValueError(f"point {p.tolist()} is outside the workspace grid")
+        return row, col
+
+
+def grid_indices(xyz: np.ndarray, workspace: Workspace, z_tolerance: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """(keep mask, flat grid index of kept points) for points inside the workspace box.
+
+    Points up to ``z_tolerance`` below z_min (depth noise on the table) are kept and
+    clamped to height 0; anything lower or above z_max is dropped.
+    """
+    ws = workspace
+    rows, cols = ws.shape
+    r = np.floor((xyz[:, 1] - ws.y_min) / ws.pixel_size).astype(np.int64)
+    c = np.floor((xyz[:, 0] - ws.x_min) / ws.pixel_size).astype(np.int64)
+    keep = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
+    keep &= (xyz[:, 2] >= ws.z_min - z_tolerance) & (xyz[:, 2] <= ws.z_max)
+    return keep, r[keep] * cols + c[keep]
+
+
+def _zbuffer(flat: np.ndarray, height: np.ndarray, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index (into the inputs) of the highest point per occupied cell, and those cells."""
+    order = np.lexsort((height, flat))
+    flat_sorted = flat[order]
+    last = np.ones(len(order), dtype=bool)
+    last[:-1] = flat_sorted[1:] != flat_sorted[:-1]
+    return order[last], flat_sorted[last]
+
+
+def _fill_small_holes(view: TopDownView, iterations: int) -> None:
+    """Fill unobserved cells that have >= 5 observed neighbours (sparse sampling far from an
+    oblique camera) with the neighbours' mean; larger holes (occlusion shadows) stay invalid."""
+    for _ in range(iterations):
+        valid = view.valid
+        pad_v = np.pad(valid, 1)
+        pad_h = np.pad(view.height * valid, 1)
+        pad_c = np.pad(view.color.astype(np.float32) * valid[..., None], ((1, 1), (1, 1), (0, 0)))
+        rows, cols = valid.shape
+        count = np.zeros(valid.shape, np.float32)
+        h_sum = np.zeros(valid.shape, np.float32)
+        c_sum = np.zeros(view.color.shape, np.float32)
+        for dr in range(3):
+            for dc in range(3):
+                if dr == 1 and dc == 1:
+                    continue
+                count += pad_v[dr : dr + rows, dc : dc + cols]
+                h_sum += pad_h[dr : dr + rows, dc : dc + cols]
+                c_sum += pad_c[dr : dr + rows, dc : dc + cols]
+        fill = ~valid & (count >= 5)
+        if not fill.any():
+            return
+        view.height[fill] = h_sum[fill] / count[fill]
+        view.color[fill] = np.round(c_sum[fill] / count[fill][:, None]).astype(np.uint8)
+        view.valid = valid | fill
+
+
+def view_from_points(xyz: np.ndarray, rgb: np.ndarray, workspace: Workspace, fill_iterations: int = 2) -> TopDownView:
+    """Z-buffer base-frame points into the workspace grid (highest point and its colour)."""
+    rows, cols = workspace.shape
+    keep, flat = grid_indices(xyz, workspace)
+    heights = np.clip(xyz[keep, 2] - workspace.z_min, 0.0, None)
+    colours = rgb[keep]
+    best, cells = _zbuffer(flat, heights, rows * cols)
+    height = np.zeros(rows * cols, np.float32)
+    color = np.zeros((rows * cols, 3), np.uint8)
+    valid = np.zeros(rows * cols, bool)
+    height[cells] = heights[best]
+    color[cells] = colours[best]
+    valid[cells] = True
+    view = TopDownView(color.reshape(rows, cols, 3), height.reshape(rows, cols), valid.reshape(rows, cols), workspace)
+    _fill_small_holes(view, fill_iterations)
+    return view
+
+
+def top_down_view(frame: RGBDFrame | list[RGBDFrame], workspace: Workspace, fill_iterations: int = 2) -> TopDownView:
+    """Fuse one or several RGB-D frames into a top-down view (max height, its colour)."""
+    frames = list(frame) if isinstance(frame, (list, tuple)) else [frame]
+    if not frames:
+        raise ValueError("top_down_view needs at least one RGB-D frame")
+    clouds = [point_cloud(f) for f in frames]
+    xyz = np.concatenate([c[0] for c in clouds])
+    rgb = np.concatenate([c[1] for c in clouds])
+    return view_from_points(xyz, rgb, workspace, fill_iterations)
