@@ -44,6 +44,7 @@ fi
 export VIRTUAL_ENV="$VENV"
 export PATH="$VENV/bin:$PATH"
 export AMENT_PREFIX_PATH="$VENV"
+mkdir -p "$ROOT/log"
 log "colcon build"
 start=$SECONDS
 colcon --log-base "$ROOT/log" build --symlink-install \
