@@ -108,6 +108,7 @@ class Launcher:
             if was_running and code != 0:
                 failures.append(f"{proc.name} exited {code} on SIGINT:\n{proc.output()[-3000:]}")
         assert not any(p.alive() for p in self.started), "a node process is still running after teardown"
+        clean_fastdds_shm()  # port mailboxes Fast DDS may leave when several participants close at once
         assert not failures, "\n\n".join(failures)
 
 
