@@ -207,3 +207,29 @@ def test_corrupt_checkpoint_fails_start_up_with_a_clear_message(launch, tmp_path
     code = proc.proc.wait(120)
     assert code == 2, proc.output()[-3000:]
     assert "cannot load the clip_regions policy" in proc.output()
+
+
+def test_cliport_policy_grounds_through_its_node(launch, ros_node, camera, sim_scene):
+    """The shipped CLIPort checkpoint behind grounding_node (its ground service remapped aside)."""
+    from vla_grounding.srv import Ground
+
+    from vla_grounding.nodes.background import wait_future
+    from vla_grounding.nodes.graph import wait_for_service
+
+    node = launch("vla_grounding.nodes.grounding_node",
+                  [*sim_params("grounding_node", policy="cliport"), "-r", "ground:=cliport/ground"], name="cliport")
+    cli = ros_node.node.create_client(Ground, "cliport/ground")
+    try:
+        wait_for_service(cli, timeout=90)
+    except TimeoutError:
+        pytest.fail(node.output()[-3000:])
+    objects = sim_scene[1]
+    block = next(o for o in objects if o["kind"] == "block")
+    bowl = next(o for o in objects if o["kind"] == "bowl")
+    camera.publish()
+    r = wait_future(cli.call_async(Ground.Request(instruction=f"put the {block['name']} in a {bowl['name']}")), 60)
+    assert r.success, r.message
+    assert r.pick_place.policy == "cliport"
+    pick = r.pick_place.pick.position
+    blocks = [o["position"] for o in objects if o["name"] == block["name"]]
+    assert min(np.hypot(pick.x - b[0], pick.y - b[1]) for b in blocks) < 0.03
