@@ -11,7 +11,7 @@ VENV="$ROOT/.venv"
 PY_BOOT="${PYTHON:-python3}"
 cd "$ROOT"
 
-log() { printf '[setup] %s\n' "$*"; }
+log() { printf '[setup] %s\n' "$*" >&2; }
 
 # 1. The virtual environment -------------------------------------------------------------
 if [ ! -x "$VENV/bin/python" ]; then
@@ -38,7 +38,7 @@ fi
 
 # 3. Wheel build fixes: the ROS wheels' CMake files name the wheel builder's Python include
 #    directories; point them at this venv's (idempotent, inside the venv only). -----------------
-"$PY" "$ROOT/scripts/fix_ros_wheel_cmake.py" "$VENV"
+"$PY" "$ROOT/scripts/fix_ros_wheel_cmake.py" "$VENV" >&2
 
 # 4. colcon build ---------------------------------------------------------------------------
 export VIRTUAL_ENV="$VENV"
@@ -51,5 +51,5 @@ colcon --log-base "$ROOT/log" build --symlink-install \
   --base-paths "$ROOT" --build-base "$ROOT/build" --install-base "$ROOT/install" \
   --event-handlers console_cohesion- summary- \
   --cmake-args -DPython3_EXECUTABLE="$PY" -DPYTHON_EXECUTABLE="$PY" -Wno-dev \
-  > "$ROOT/log/colcon-build.txt" 2>&1 || { cat "$ROOT/log/colcon-build.txt"; log "colcon build FAILED"; exit 1; }
+  > "$ROOT/log/colcon-build.txt" 2>&1 || { cat "$ROOT/log/colcon-build.txt" >&2; log "colcon build FAILED"; exit 1; }
 log "built in $((SECONDS - start)) s; use it with: source scripts/env.sh"

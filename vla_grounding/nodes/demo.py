@@ -101,8 +101,7 @@ class DemoClient:
     def close(self) -> None:
         import rclpy
 
-        self.action.destroy()
-        self.background.close()
+        self.background.close()  # stops spinning first: destroying entities under a spinning executor races
         rclpy.try_shutdown()
 
 
