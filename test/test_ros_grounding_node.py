@@ -52,16 +52,16 @@ class Camera:
         self.info_pub = node.create_publisher(CameraInfo, "camera/color/camera_info", qos_profile_sensor_data)
 
     def publish(self, *, color=None, depth=None, color_encoding="rgb8", depth_encoding="32FC1", info=True,
-                age: float = 0.0, repeats: int = 5) -> None:
-        from vla_grounding.nodes.graph import wait_until
+                repeats: int = 5) -> None:
+        from vla_grounding.nodes.graph import wait_for_topic_subscribers
         from vla_grounding.nodes.image_conversion import intrinsics_to_camera_info, numpy_to_image
 
-        pubs = (self.color_pub, self.depth_pub, self.info_pub)
-        wait_until(lambda: all(p.get_subscription_count() > 0 for p in pubs), 15, "grounding_node's camera subscriptions")
+        for pub in (self.color_pub, self.depth_pub, self.info_pub):
+            wait_for_topic_subscribers(self.node, pub.topic_name, timeout=15)
         color = self.frame.color if color is None else color
         depth = self.frame.depth if depth is None else depth
         for _ in range(repeats):
-            stamp = (self.node.get_clock().now() - _duration(age)).to_msg()
+            stamp = self.node.get_clock().now().to_msg()
             c = numpy_to_image(color, color_encoding)
             d = numpy_to_image(depth, depth_encoding)
             for m in (c, d):
@@ -74,12 +74,6 @@ class Camera:
                 self.info_pub.publish(i)
             time.sleep(0.05)
         time.sleep(0.2)
-
-
-def _duration(seconds: float):
-    from rclpy.duration import Duration
-
-    return Duration(seconds=seconds)
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 The same policy as message_filters' ApproximateTimeSynchronizer, reduced to what the
 grounding node needs: no callback per frame and no backlog, just "the latest synchronised
 frame", updated in O(queue) per message so a 30 Hz stream costs next to nothing while no
-instruction is pending. Used where message_filters is not installed, and as the store
-behind it where it is.
+instruction is pending. Plain Python, so the node behaves the same whether or not
+message_filters is installed.
 """
 
 from __future__ import annotations

@@ -31,9 +31,10 @@ from vla_grounding.nodes.image_conversion import (
     numpy_to_image,
 )
 from vla_grounding.nodes.params import declare, declare_camera_pose, declare_workspace
+from vla_grounding.nodes.pose_msgs import tool_pose
 from vla_grounding.nodes.run import run_node
 from vla_grounding.perception.camera import RGBDFrame
-from vla_grounding.perception.transforms import pose_to_matrix, tool_down_quaternion
+from vla_grounding.perception.transforms import pose_to_matrix
 from vla_grounding.policy import POLICIES, GroundingRefused, PickPlacePlan, make_policy
 from vla_grounding.srv import Ground
 
@@ -258,8 +259,8 @@ class GroundingNode(Node):
         out.header.frame_id = self.base_frame
         out.instruction, out.policy = instruction, plan.policy or self.policy_name
         out.pick_phrase, out.place_phrase = plan.pick_phrase, plan.place_phrase
-        out.pick = _pose(plan.pick_position, plan.pick_yaw)
-        out.place = _pose(plan.place_position, plan.place_yaw)
+        out.pick = tool_pose(plan.pick_position, plan.pick_yaw)
+        out.place = tool_pose(plan.place_position, plan.place_yaw)
         out.pick_confidence, out.place_confidence = float(plan.pick_confidence), float(plan.place_confidence)
         out.pick_pixel = [int(v) for v in plan.pick_pixel]
         out.place_pixel = [int(v) for v in plan.place_pixel]
@@ -285,14 +286,6 @@ class GroundingNode(Node):
         self.markers_pub.publish(markers)
         if self.heatmap_pub.get_subscription_count():
             self.heatmap_pub.publish(numpy_to_image(_overlay(plan, frame, self.workspace), "rgb8", out.header))
-
-
-def _pose(xyz, yaw: float) -> Pose:
-    pose = Pose()
-    pose.position.x, pose.position.y, pose.position.z = (float(v) for v in np.asarray(xyz).reshape(3))
-    q = tool_down_quaternion(float(yaw))
-    pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w = (float(v) for v in q)
-    return pose
 
 
 def _overlay(plan: PickPlacePlan, frame: RGBDFrame, workspace) -> np.ndarray:

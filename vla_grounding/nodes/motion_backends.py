@@ -10,13 +10,12 @@ from __future__ import annotations
 from typing import Protocol
 
 import numpy as np
-from geometry_msgs.msg import PoseStamped
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 from std_srvs.srv import SetBool
 
+from vla_grounding.nodes.pose_msgs import tool_pose_stamped
 from vla_grounding.nodes.service_call import call
-from vla_grounding.perception.transforms import tool_down_quaternion
 
 
 class MotionBackend(Protocol):
@@ -27,16 +26,6 @@ class MotionBackend(Protocol):
     def set_tool(self, on: bool) -> tuple[bool, str]:
         """Suction/gripper on (grasp) or off (release)."""
         ...
-
-
-def _pose_stamped(frame: str, position: np.ndarray, yaw: float) -> PoseStamped:
-    msg = PoseStamped()
-    msg.header.frame_id = frame
-    msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in position)
-    q = tool_down_quaternion(yaw)
-    msg.pose.orientation.x, msg.pose.orientation.y, msg.pose.orientation.z, msg.pose.orientation.w = (
-        float(v) for v in q)
-    return msg
 
 
 class ToolService:
@@ -62,7 +51,7 @@ class SimBackend(ToolService):
         self.move_client = node.create_client(MoveTool, move_service, callback_group=ReentrantCallbackGroup())
 
     def move_tool(self, position: np.ndarray, yaw: float, speed: float = 0.0) -> tuple[bool, str]:
-        request = self._srv.Request(target=_pose_stamped(self.base_frame, position, yaw), speed=float(speed))
+        request = self._srv.Request(target=tool_pose_stamped(self.base_frame, position, yaw), speed=float(speed))
         response = call(self.node, self.move_client, request, self.timeout)
         return bool(response.success), response.message
 
@@ -84,7 +73,7 @@ class MoveItBackend(ToolService):
 
     def move_tool(self, position: np.ndarray, yaw: float, speed: float = 0.0) -> tuple[bool, str]:
         self.arm.set_start_state_to_current_state()
-        self.arm.set_goal_state(pose_stamped_msg=_pose_stamped(self.base_frame, position, yaw),
+        self.arm.set_goal_state(pose_stamped_msg=tool_pose_stamped(self.base_frame, position, yaw),
                                 pose_link=self.tool_link)
         plan = self.arm.plan()
         if not plan:

@@ -95,10 +95,6 @@ class NodeProcess:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def send_signal(self, sig: int) -> None:
-        if self.alive():
-            os.kill(self.pid, sig)
-
     def stop(self, timeout: float = 10.0, sig: int = signal.SIGINT) -> int | None:
         """Ask the process to stop (SIGINT like Ctrl-C), escalate if it does not; return its exit code."""
         if self.proc is None:
@@ -113,12 +109,6 @@ class NodeProcess:
                 continue
         self._log.close()
         return self.proc.returncode
-
-    def __enter__(self) -> NodeProcess:
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 def clean_fastdds_shm() -> None:

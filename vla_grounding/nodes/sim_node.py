@@ -23,8 +23,9 @@ from std_srvs.srv import SetBool
 
 from vla_grounding.nodes.image_conversion import intrinsics_to_camera_info, numpy_to_image
 from vla_grounding.nodes.params import declare, declare_camera_pose, declare_workspace
+from vla_grounding.nodes.pose_msgs import tool_pose
 from vla_grounding.nodes.run import run_node
-from vla_grounding.perception.transforms import matrix_to_pose_list, tool_down_quaternion, yaw_of_quaternion
+from vla_grounding.perception.transforms import matrix_to_pose_list, yaw_of_quaternion
 from vla_grounding.srv import MoveTool, ResetTask, TaskState
 
 
@@ -110,16 +111,10 @@ class SimNode(Node):
             result = self.env.move_tool(np.array([p.x, p.y, p.z]), yaw, request.speed or None)
             self._render()
         response.success, response.message = bool(result.success), result.message
-        self._fill_pose(response.reached, result.position, result.yaw)
+        response.reached = tool_pose(result.position, result.yaw)
         if not result.success:
             self.get_logger().warning(f"move_tool refused/failed: {result.message}")
         return response
-
-    @staticmethod
-    def _fill_pose(pose, position, yaw) -> None:
-        pose.position.x, pose.position.y, pose.position.z = (float(v) for v in position)
-        q = tool_down_quaternion(float(yaw))
-        pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w = (float(v) for v in q)
 
     def _suction(self, request: SetBool.Request, response: SetBool.Response) -> SetBool.Response:
         with self._lock:
