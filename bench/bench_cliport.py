@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from vla_grounding.cliport.config import CliportConfig  # noqa: E402
 from vla_grounding.cliport.features import CLIP_UPSAMPLE, clip_maps  # noqa: E402
+from vla_grounding.cliport.language import text_features  # noqa: E402
 from vla_grounding.cliport.model import CliportModel, encode_image, normalize_clip_map  # noqa: E402
 from vla_grounding.cliport.policy import CliportPolicy  # noqa: E402
 from vla_grounding.cliport.transport import correlate_direct, crop_rotations, rotation_angles  # noqa: E402
@@ -59,7 +60,7 @@ def reference_act(policy: CliportPolicy, view: TopDownView, instruction: str) ->
     height = torch.from_numpy(view.height)[None]
     image = encode_image(color, height)
     clip = normalize_clip_map(clip_maps(backend, color))
-    text = backend.encode_text([instruction]).float()
+    text = text_features(backend, [instruction], model.config.language)
     pick_logits = model.pick_logits(image, clip, text)
     flat = int(pick_logits.flatten().argmax())
     pick = torch.tensor([[flat // image.shape[-1], flat % image.shape[-1]]], dtype=torch.float32)
@@ -130,7 +131,7 @@ def bench_training(config: CliportConfig, batch_size: int, steps: int) -> dict:
     batch = {
         "image": torch.randn(batch_size, 4, rows, cols),
         "clip": torch.randn(batch_size, 512, h, w),
-        "text": torch.randn(batch_size, 64),
+        "text": torch.randn(batch_size, cfg.text_features),
         "pick": torch.randint(8, rows - 8, (batch_size, 2)),
         "place": torch.randint(8, rows - 8, (batch_size, 2)),
         "rot": torch.randint(0, cfg.n_rotations, (batch_size,)),
@@ -159,13 +160,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "cliport_bench"))
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
-    config = CliportConfig(clip_channels=1, text_dim=1)
+    config = CliportConfig(clip_channels=1, text_dim=1, language="sentence+phrases")  # the shipped recipe
     result = {
         "command": "python bench/bench_cliport.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}",
         "threads": args.threads,
         "load_average_at_start": os.getloadavg(),
-        "config": {k: getattr(config, k) for k in ("n_rotations", "crop_size", "width", "stride", "kernel_dim")},
+        "config": {
+            k: getattr(config, k) for k in ("n_rotations", "crop_size", "width", "stride", "kernel_dim", "language")
+        },
         "latency": [],
     }
     for name in [c.strip() for c in args.clip.split(",") if c.strip()]:

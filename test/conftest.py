@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -24,7 +25,9 @@ from vla_grounding.nodes.processes import (
     isolated_ros_env,
 )
 
-ROS_HOME = Path(tempfile.mkdtemp(prefix="vla_test_ros_home_"))
+SCRATCH = Path(tempfile.mkdtemp(prefix="vla_test_"))  # ROS_HOME and parameter files; removed at the end
+ROS_HOME = SCRATCH / "ros_home"
+ROS_HOME.mkdir()
 ROS_ENV = isolated_ros_env(ros_home=ROS_HOME)
 os.environ.update(ROS_ENV)
 PEERS = Path(__file__).parent / "peers"
@@ -38,6 +41,10 @@ def _ros_available() -> str | None:
     except ImportError as exc:
         return f"ROS build not available ({exc}); run scripts/setup.sh and source scripts/env.sh"
     return None
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(SCRATCH, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -130,4 +137,4 @@ def sim_params(node_name: str, **overrides) -> list[str]:
     """ROS arguments for a node of the simulator graph: config/sim.yaml plus overrides for it."""
     from vla_grounding.nodes.processes import ros_params_args
 
-    return ros_params_args(node_name, overrides, tmp_dir=tempfile.mkdtemp(prefix="vla_test_params_"))
+    return ros_params_args(node_name, overrides, tmp_dir=tempfile.mkdtemp(prefix="params_", dir=SCRATCH))

@@ -11,7 +11,7 @@ import torch
 
 from vla_grounding.cliport.config import CliportConfig
 from vla_grounding.cliport.data import random_transforms, rotation_bin, transform_pixel, warp
-from vla_grounding.cliport.features import pin_shipped_clip
+from vla_grounding.cliport.features import backend_spec, file_sha256, load_backend
 from vla_grounding.cliport.model import CliportModel
 from vla_grounding.perception.camera import CameraIntrinsics, RGBDFrame
 from vla_grounding.perception.heightmap import top_down_view
@@ -122,13 +122,17 @@ def test_random_transforms_keep_labels_inside_the_grid() -> None:
 @pytest.fixture(scope="module")
 def checkpoint_dir(tmp_path_factory):
     """A random tiny CLIPort wired to the shipped small CLIP."""
-    from vla_grounding.grounding.clip_backend import ClipBackend
-
     path = tmp_path_factory.mktemp("cliport")
-    spec = pin_shipped_clip(path / "clip")
-    backend = ClipBackend(checkpoint=path / "clip", device="cpu")
+    spec = backend_spec()
+    backend = load_backend(spec, "cpu")
     torch.manual_seed(0)
-    cfg = _config(clip_channels=backend.feature_channels, text_dim=backend.embed_dim, clip_backend=spec, n_rotations=12)
+    cfg = _config(
+        clip_channels=backend.feature_channels,
+        text_dim=backend.embed_dim,
+        clip_backend=spec,
+        n_rotations=12,
+        language="sentence+phrases",
+    )
     CliportModel(cfg).save(path)
     return path
 
@@ -183,8 +187,9 @@ def test_policy_refuses_clip_weights_it_was_not_trained_with(tmp_path, checkpoin
 
     copy = tmp_path / "ck"
     shutil.copytree(checkpoint_dir, copy)
-    weights = copy / "clip" / "open_clip_model.safetensors"
-    weights.write_bytes(weights.read_bytes()[:-4] + b"\x00\x00\x00\x01")
+    config = json.loads((copy / "config.json").read_text())
+    config["clip_backend"]["sha256"] = "0" * 64  # as if the shipped small CLIP had been retrained since
+    (copy / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="retrain"):
         make_policy("cliport", checkpoint=str(copy), device="cpu")
 
@@ -229,13 +234,24 @@ def test_trainer_runs_end_to_end_on_tiny_demos(tmp_path) -> None:
         str(out),
         "--threads",
         "2",
+        "--val-rollouts",
+        "1",
     ]
     assert train.main(argv) == 0
     model = CliportModel.load(out)
-    assert (out / "clip" / "open_clip_model.safetensors").is_file()  # the small CLIP it was trained with
+    from vla_grounding.grounding.clip_backend import SHIPPED_WEIGHTS
+
+    # the small CLIP it was trained with is named and hashed, not copied
+    assert model.config.clip_backend["checkpoint"] is None
+    assert model.config.clip_backend["sha256"] == file_sha256(SHIPPED_WEIGHTS)
+    assert not (out / "clip").exists()
     info = model.config.training
     assert info["demos"] == 2 and info["val_episodes"] == 1 and info["steps"] == 3
-    assert set(info["final_validation"]) >= {"val_loss", "val_success"}
+    assert model.config.language == "sentence+phrases"
+    # validated on held-out demos and by one simulated episode on the first even seed after the demos' (0, 2, 4)
+    assert set(info["final_validation"]) >= {"val_loss", "val_success", "rollout_score"}
+    assert info["rollout_seeds"] == [6]
+    assert info["selected_step"] == 3  # the only rollout-validated weights win
 
 
 def test_rot90_pixel_follows_torch_rot90() -> None:

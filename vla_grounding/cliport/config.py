@@ -10,6 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from vla_grounding.cliport.language import LANGUAGE_MODES, check_mode
 from vla_grounding.perception.workspace import Workspace
 
 FORMAT_VERSION = 1
@@ -27,6 +28,7 @@ class CliportConfig:
     kernel_dim: int = 3  # channels of the transport's key/query features
     clip_channels: int = 0  # channels of the frozen CLIP feature map (set from the backend)
     text_dim: int = 0  # CLIP text embedding size (set from the backend)
+    language: str = "sentence"  # text slots the networks get (cliport/language.py); "sentence" = CLIPort's
     clip_backend: dict = field(default_factory=dict)  # ClipBackend keyword arguments (model, pretrained, checkpoint)
     task: str = ""  # the task it was trained on ("" = any)
     training: dict = field(default_factory=dict)  # demos, steps, wall time, validation metrics
@@ -43,6 +45,7 @@ class CliportConfig:
             )
         if self.width < 4 or self.kernel_dim < 1:
             raise ValueError(f"width must be >= 4 and kernel_dim >= 1, got {self.width}, {self.kernel_dim}")
+        check_mode(self.language)
         rows, cols = self.workspace_obj.shape
         m = 4 * self.stride
         if rows % m or cols % m:
@@ -50,6 +53,11 @@ class CliportConfig:
                 f"the workspace grid must be a multiple of {m} pixels on each side, got {rows}x{cols}: "
                 "adjust the bounds or pixel_size"
             )
+
+    @property
+    def text_features(self) -> int:
+        """Width of the text input of both networks: one CLIP embedding per language slot."""
+        return self.text_dim * len(LANGUAGE_MODES[self.language])
 
     @property
     def workspace_obj(self) -> Workspace:

@@ -1,10 +1,10 @@
 """The frozen CLIP side of CLIPort: which backend, its dense image features and text embeddings.
 
-The CLIP backend is named in the checkpoint's config. A pretrained open_clip model is named
-by architecture + tag; the package's small CLIP, which is retrained as the project evolves,
-is pinned: the trainer copies the version it used into the checkpoint folder (``clip/``,
-~9 MB) and the config refers to it by a relative path. The weights file's SHA-256 is
-recorded either way, so a checkpoint never runs on CLIP features it was not trained with.
+The CLIP backend is named in the checkpoint's config: a pretrained open_clip model by
+architecture + tag, a local weights file by path, the package's small CLIP by name. The
+weights file's SHA-256 is recorded beside the name, so a checkpoint never runs on CLIP
+features it was not trained with: retraining the small CLIP makes its CLIPort checkpoints
+fail to load with a "retrain" message instead of acting on features they never saw.
 """
 
 from __future__ import annotations
@@ -56,22 +56,6 @@ def backend_spec(model: str | None = None, pretrained: str | None = None, checkp
     weights = _weights_file(spec)
     spec["sha256"] = file_sha256(weights) if weights is not None and weights.is_file() else None
     return spec
-
-
-def pin_shipped_clip(directory: Path) -> dict:
-    """Copy the package's small CLIP (config + weights) into ``directory``; its backend spec, with
-    the checkpoint path relative to ``directory``'s parent (the CLIPort checkpoint folder)."""
-    import shutil
-
-    from vla_grounding.grounding.clip_backend import SHIPPED_DIR, SHIPPED_MODEL, SHIPPED_WEIGHTS
-
-    directory.mkdir(parents=True, exist_ok=True)
-    for src in (SHIPPED_DIR / "open_clip_config.json", SHIPPED_WEIGHTS):
-        if not src.is_file():
-            raise ValueError(f"the shipped small CLIP is missing {src.name}: train it with `vla-grounding train clip`")
-        shutil.copyfile(src, directory / src.name)
-    weights = directory / SHIPPED_WEIGHTS.name
-    return {"model": SHIPPED_MODEL, "pretrained": None, "checkpoint": directory.name, "sha256": file_sha256(weights)}
 
 
 def load_backend(spec: dict, device: str | torch.device = "auto", base: Path | None = None, check_hash: bool = True):

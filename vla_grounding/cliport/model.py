@@ -45,11 +45,11 @@ class CliportModel(nn.Module):
         if config.clip_channels < 1 or config.text_dim < 1:
             raise ValueError("config.clip_channels and config.text_dim must be set from the CLIP backend")
         self.config = config
-        self.attention = Attention(IN_CHANNELS, config.clip_channels, config.text_dim, config.width, config.stride)
+        self.attention = Attention(IN_CHANNELS, config.clip_channels, config.text_features, config.width, config.stride)
         self.transport = Transport(
             IN_CHANNELS,
             config.clip_channels,
-            config.text_dim,
+            config.text_features,
             config.width,
             config.kernel_dim,
             config.n_rotations,

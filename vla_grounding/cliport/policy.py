@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from vla_grounding.cliport.features import clip_maps, load_backend
+from vla_grounding.cliport.language import text_features
 from vla_grounding.cliport.model import CliportModel, encode_image, normalize_clip_map
 from vla_grounding.cliport.transport import rotation_angles
 from vla_grounding.perception.camera import RGBDFrame
@@ -155,7 +156,7 @@ class CliportPolicy:
         height = torch.from_numpy(np.ascontiguousarray(view.height, dtype=np.float32))[None]
         image = encode_image(color, height).to(self.device)
         clip = normalize_clip_map(clip_maps(self.backend, color))
-        text = self.backend.encode_text([instruction.strip()]).float().to(self.device)
+        text = text_features(self.backend, [instruction.strip()], self.config.language).to(self.device)
         t1 = time.perf_counter()
 
         turns = self._view_turns(view.height.shape)

@@ -3,8 +3,9 @@
 Batches of top-down samples with random rotation + shift augmentation (labels moved along),
 Adam with a cosine-decayed learning rate over the step or time budget (whichever ends
 first), an exponential moving average of the weights, periodic validation on held-out
-episodes, and the best validated EMA weights written as the checkpoint. Frozen CLIP
-features and text embeddings are computed once per sample before training.
+episodes (and, with ``--val-rollouts``, by simulated episodes in the second half of the
+budget: cliport/rollouts.py), and the best validated EMA weights written as the checkpoint.
+Frozen CLIP features and text embeddings are computed once per sample before training.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ import torch.nn.functional as F
 
 from vla_grounding.cliport.config import CliportConfig
 from vla_grounding.cliport.data import Sample, random_transforms, rotation_bin, samples_from_episode, warp
-from vla_grounding.cliport.features import backend_spec, clip_maps, load_backend, pin_shipped_clip
+from vla_grounding.cliport.features import backend_spec, clip_maps, load_backend
+from vla_grounding.cliport.language import LANGUAGE_MODES, text_features
 from vla_grounding.cliport.model import CliportModel, encode_image, normalize_clip_map
+from vla_grounding.cliport.rollouts import RolloutValidator, first_free_seed
 from vla_grounding.perception.workspace import Workspace
 
 
@@ -41,6 +44,17 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     ap.add_argument("--val-episodes", type=int, default=10, help="held-out episodes to validate on")
     ap.add_argument("--val-every", type=int, default=250, help="validate every this many steps")
+    ap.add_argument(
+        "--val-rollouts",
+        type=int,
+        default=0,
+        help="also validate by this many simulated episodes (even seeds after the demos'); selects the checkpoint",
+    )
+    ap.add_argument("--rollout-every", type=int, default=1200, help="steps between rollout validations")
+    ap.add_argument(
+        "--rollouts-after", type=float, default=0.5, help="share of the budget before rollout validations start"
+    )
+    ap.add_argument("--rollout-seed", type=int, default=None, help="first rollout seed (even; default: after the demos)")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--ema", type=float, default=0.995, help="weight averaging decay (0: off)")
@@ -49,6 +63,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--kernel-dim", type=int, default=CliportConfig.kernel_dim)
     ap.add_argument("--rotations", type=int, default=CliportConfig.n_rotations)
     ap.add_argument("--crop", type=int, default=CliportConfig.crop_size)
+    ap.add_argument(
+        "--language",
+        default="sentence+phrases",
+        choices=sorted(LANGUAGE_MODES),
+        help="text the networks get: the instruction's CLIP embedding (CLIPort) or also its pick/place phrases'",
+    )
     ap.add_argument("--clip-model", default=None, help="open_clip model name (default: the shipped small CLIP)")
     ap.add_argument("--clip-pretrained", default=None, help="open_clip pretrained tag for --clip-model")
     ap.add_argument("--clip-checkpoint", default=None, help="local CLIP weights file/folder for --clip-model")
@@ -57,9 +77,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--log", default=None, help="append progress lines (JSON) to this file")
+    ap.add_argument(
+        "--snapshots", default=None, help="also save the EMA weights of every validation into DIR/step_NNNNNN"
+    )
     args = ap.parse_args(argv)
-    if args.n < 1 or args.steps < 1 or args.batch_size < 1:
-        ap.error("--n, --steps and --batch-size must be >= 1")
+    if args.n < 1 or args.steps < 1 or args.batch_size < 1 or args.rollout_every < 1:
+        ap.error("--n, --steps, --batch-size and --rollout-every must be >= 1")
+    if args.val_rollouts < 0:
+        ap.error("--val-rollouts must be >= 0")
+    if args.rollout_seed is not None and (args.rollout_seed < 0 or args.rollout_seed % 2):
+        ap.error("--rollout-seed must be even (training-split seeds; odd seeds are test episodes)")
     return args
 
 
@@ -68,23 +95,23 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def load_demo_samples(
     directory: str, start: int, count: int, workspace: Workspace, task: str
-) -> tuple[list[Sample], int]:
-    """Samples of episodes [start, start + count) of a demo folder -> (samples, episodes used)."""
+) -> tuple[list[Sample], list[int]]:
+    """Samples of episodes [start, start + count) of a demo folder -> (samples, the episodes' seeds)."""
     from vla_grounding.sim import demos
 
     samples: list[Sample] = []
-    used = 0
+    seeds: list[int] = []
     for index, episode in enumerate(demos.iter_demos(directory)):
         if index < start:
             continue
-        if used >= count:
+        if len(seeds) >= count:
             break
         ep_task = episode_task(episode)
         if task and ep_task and ep_task != task:
             raise ValueError(f"demo episode {index} in {directory} is from task {ep_task!r}, not {task!r}")
         samples += samples_from_episode(episode_steps(episode), workspace, episode=index)
-        used += 1
-    return samples, used
+        seeds.append(int(getattr(episode, "seed", -1)))
+    return samples, seeds
 
 
 def episode_task(episode) -> str:
@@ -106,7 +133,7 @@ class Tensors:
         self.height = torch.from_numpy(np.stack([s.height for s in samples]))
         self.clip = clip_maps(backend, self.color).cpu()
         phrases = sorted({s.instruction for s in samples})
-        emb = backend.encode_text(phrases).float().cpu()
+        emb = text_features(backend, phrases, config.language).cpu()
         index = {p: i for i, p in enumerate(phrases)}
         self.text = emb[[index[s.instruction] for s in samples]]
         self.pick = torch.tensor([s.pick for s in samples])
@@ -212,13 +239,15 @@ def main(argv: list[str]) -> int:
     t_start = time.time()
 
     print(f"loading {args.n} training episodes from {args.demos} ...", flush=True)
-    train_samples, n_train = load_demo_samples(args.demos, 0, args.n, workspace, args.task)
+    train_samples, train_seeds = load_demo_samples(args.demos, 0, args.n, workspace, args.task)
+    n_train = len(train_seeds)
     if n_train < args.n:
         print(f"warning: only {n_train} episodes in {args.demos} (asked for {args.n})", file=sys.stderr)
     if args.val_demos:
-        val_samples, n_val = load_demo_samples(args.val_demos, 0, args.val_episodes, workspace, args.task)
+        val_samples, val_seeds = load_demo_samples(args.val_demos, 0, args.val_episodes, workspace, args.task)
     else:
-        val_samples, n_val = load_demo_samples(args.demos, args.n, args.val_episodes, workspace, args.task)
+        val_samples, val_seeds = load_demo_samples(args.demos, args.n, args.val_episodes, workspace, args.task)
+    n_val = len(val_seeds)
     if not train_samples:
         raise SystemExit(f"no usable training samples in {args.demos}")
     print(
@@ -227,11 +256,9 @@ def main(argv: list[str]) -> int:
         flush=True,
     )
 
-    if args.clip_model or args.clip_pretrained or args.clip_checkpoint:
-        spec, base = backend_spec(args.clip_model, args.clip_pretrained, args.clip_checkpoint), None
-    else:  # the shipped small CLIP changes as the project retrains it: pin this version in the checkpoint
-        spec, base = pin_shipped_clip(out / "clip"), out
-    backend = load_backend(spec, device, base=base)
+    # the config records the CLIP weights' SHA-256: loading refuses a checkpoint whose CLIP has changed since
+    spec = backend_spec(args.clip_model, args.clip_pretrained, args.clip_checkpoint)
+    backend = load_backend(spec, device)
     config = CliportConfig(
         workspace=workspace.as_dict(),
         n_rotations=args.rotations,
@@ -241,25 +268,30 @@ def main(argv: list[str]) -> int:
         kernel_dim=args.kernel_dim,
         clip_channels=backend.feature_channels,
         text_dim=backend.embed_dim,
+        language=args.language,
         clip_backend=spec,
         task=args.task,
     )
     train = Tensors(train_samples, backend, config)
     val = Tensors(val_samples, backend, config) if val_samples else None
-    del backend
     print(f"CLIP features + text embeddings ready; {time.time() - t_start:.0f} s", flush=True)
+    rollouts = None
+    if args.val_rollouts:
+        first = args.rollout_seed if args.rollout_seed is not None else first_free_seed(train_seeds + val_seeds)
+        rollouts = RolloutValidator(args.task, backend, args.val_rollouts, first, device)
+        print(f"rollout validation: {args.val_rollouts} episodes, seeds {first}, {first + 2}, ...", flush=True)
+    del backend
 
     model = CliportModel(config).to(device).train()
     ema = copy.deepcopy(model).eval() if args.ema > 0 else model
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     use_amp = device.type == "cuda"
     best: dict = {}
+    validating = val is not None or rollouts is not None
     t_train = time.time()
     step, smooth = 0, None
     while step < args.steps:
-        progress = step / args.steps
-        if args.minutes > 0:
-            progress = max(progress, (time.time() - t_train) / (60 * args.minutes))
+        progress = budget_progress(step, args, t_train)
         if progress >= 1.0:
             break
         lr = args.lr * 0.5 * (1 + math.cos(math.pi * progress)) * min(1.0, (step + 1) / 100)
@@ -285,18 +317,29 @@ def main(argv: list[str]) -> int:
                 {
                     "step": step,
                     "loss": round(smooth, 4),
-                    "pick_loss": round(float(pick_loss), 4),
-                    "place_loss": round(float(place_loss), 4),
+                    "pick_loss": round(pick_loss.item(), 4),
+                    "place_loss": round(place_loss.item(), 4),
                     "lr": round(lr, 6),
                     "minutes": round(elapsed / 60, 2),
                     "steps_per_s": round(step / elapsed, 3),
                 },
                 args.log,
             )
-        if val is not None and (step % args.val_every == 0 or step == args.steps):
-            best = maybe_keep(ema, val, device, step, best, t_train, args.log)
-    if val is not None and best.get("last_step") != step:
-        best = maybe_keep(ema, val, device, step, best, t_train, args.log)
+        rollout_due = (
+            rollouts is not None
+            and step % args.rollout_every == 0
+            and budget_progress(step, args, t_train) >= args.rollouts_after
+        )
+        if validating and (step % args.val_every == 0 or step == args.steps or rollout_due):
+            with_rollouts = rollouts if rollout_due or step == args.steps else None
+            best = maybe_keep(ema, val, device, step, best, t_train, args.log, with_rollouts)
+            save_snapshot(ema, args.snapshots, step)
+    # the last weights (lowest learning rate) are always validated, with rollouts when they are on
+    if validating and best.get("last_rollout" if rollouts is not None else "last_step") != step:
+        best = maybe_keep(ema, val, device, step, best, t_train, args.log, rollouts)
+        save_snapshot(ema, args.snapshots, step)
+    if rollouts is not None:
+        rollouts.close()
     final = best.get("model", ema)
     wall = time.time() - t_start
     final.config.training = {
@@ -314,6 +357,7 @@ def main(argv: list[str]) -> int:
         "device": device.type,
         "threads": args.threads,
         "final_validation": best.get("metrics", {}),
+        "rollout_seeds": rollouts.seeds if rollouts is not None else [],
         "command": "vla-grounding train cliport " + " ".join(argv),
     }
     final.cpu().save(out)
@@ -335,19 +379,51 @@ def update_ema(ema: CliportModel, model: CliportModel, decay: float) -> None:
             e.copy_(m)
 
 
-def maybe_keep(model: CliportModel, val: Tensors, device, step: int, best: dict, t0: float, log: str | None) -> dict:
-    """Validate; keep a copy of the weights when they are at least as good as the best so far."""
-    metrics = validate(model, val, device)
+def save_snapshot(model: CliportModel, directory: str | None, step: int) -> None:
+    """Intermediate weights for choosing a checkpoint by simulator rollouts on validation seeds afterwards."""
+    if directory:
+        copy.deepcopy(model).cpu().save(Path(directory) / f"step_{step:06d}")
+
+
+def budget_progress(step: int, args: argparse.Namespace, t_train: float) -> float:
+    """Share of the step or time budget used (whichever is further): drives the LR schedule."""
+    progress = step / args.steps
+    if args.minutes > 0:
+        progress = max(progress, (time.time() - t_train) / (60 * args.minutes))
+    return progress
+
+
+def maybe_keep(
+    model: CliportModel,
+    val: Tensors | None,
+    device,
+    step: int,
+    best: dict,
+    t0: float,
+    log: str | None,
+    rollouts: RolloutValidator | None = None,
+) -> dict:
+    """Validate (held-out demos, and simulator rollouts when given); keep a copy of the weights when
+    they are at least as good as the best so far. Rollout-validated weights beat demo-validated ones."""
+    metrics = validate(model, val, device) if val is not None else {}
+    if rollouts is not None:
+        metrics.update(rollouts(model))
     _log(
         {"step": step, **{k: round(v, 4) for k, v in metrics.items()}, "minutes": round((time.time() - t0) / 60, 2)},
         log,
     )
     # ties go to the later weights: the held-out loss keeps rising after the accuracy settles (demo labels name one
     # of several valid blocks/bowls, so confident right answers can cost loss), and later weights had a lower LR
-    key = (metrics["val_success"], metrics["val_pick"] + metrics["val_place"], step)
+    demo_key = (metrics.get("val_success", 0.0), metrics.get("val_pick", 0.0) + metrics.get("val_place", 0.0))
+    if "rollout_score" in metrics:
+        key = (1, metrics["rollout_score"], *demo_key, step)
+    else:
+        key = (0, *demo_key, step)
     if not best or key > best["key"]:
-        best = {"key": key, "model": copy.deepcopy(model).cpu(), "step": step, "metrics": metrics}
+        best = {**best, "key": key, "model": copy.deepcopy(model).cpu(), "step": step, "metrics": metrics}
     best["last_step"] = step
+    if rollouts is not None:
+        best["last_rollout"] = step
     return best
 
 
