@@ -252,6 +252,7 @@ def test_trainer_runs_end_to_end_on_tiny_demos(tmp_path) -> None:
     assert set(info["final_validation"]) >= {"val_loss", "val_success", "rollout_score"}
     assert info["rollout_seeds"] == [6]
     assert info["selected_step"] == 3  # the only rollout-validated weights win
+    assert str(tmp_path) not in info["command"] and "--demos DEMOS" in info["command"]  # no local paths shipped
 
 
 def test_rot90_pixel_follows_torch_rot90() -> None:

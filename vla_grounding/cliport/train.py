@@ -3,8 +3,9 @@
 Batches of top-down samples with random rotation + shift augmentation (labels moved along),
 Adam with a cosine-decayed learning rate over the step or time budget (whichever ends
 first), an exponential moving average of the weights, periodic validation on held-out
-episodes (and, with ``--val-rollouts``, by simulated episodes in the second half of the
-budget: cliport/rollouts.py), and the best validated EMA weights written as the checkpoint.
+episodes (and, with ``--val-rollouts``, by simulated episodes once ``--rollouts-after`` of
+the budget is used: cliport/rollouts.py), and the best validated EMA weights written as the
+checkpoint.
 Frozen CLIP features and text embeddings are computed once per sample before training.
 """
 
@@ -358,11 +359,29 @@ def main(argv: list[str]) -> int:
         "threads": args.threads,
         "final_validation": best.get("metrics", {}),
         "rollout_seeds": rollouts.seeds if rollouts is not None else [],
-        "command": "vla-grounding train cliport " + " ".join(argv),
+        "command": portable_command(argv),
     }
     final.cpu().save(out)
     _log({"saved": str(out), **final.config.training}, args.log)
     return 0
+
+
+PATH_OPTIONS = {"--demos": "DEMOS", "--val-demos": "VAL_DEMOS", "--out": "OUT", "--snapshots": "SNAPSHOTS", "--log": "LOG"}
+
+
+def portable_command(argv: list[str]) -> str:
+    """The training command with local paths replaced by placeholders: a shipped checkpoint names
+    no one's directories."""
+    words, i = [], 0
+    while i < len(argv):
+        option, _, value = argv[i].partition("=")
+        if option in PATH_OPTIONS:
+            words.append(f"{option} {PATH_OPTIONS[option]}")
+            i += 1 if value else 2
+        else:
+            words.append(argv[i])
+            i += 1
+    return "vla-grounding train cliport " + " ".join(words)
 
 
 def default_checkpoint_dir(task: str) -> Path:
