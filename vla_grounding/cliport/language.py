@@ -31,19 +31,14 @@ def text_slots(instruction: str, mode: str) -> list[str]:
     """The texts to embed for one instruction, one per slot of ``mode``."""
     from vla_grounding.language.parse import InstructionParseError, parse_instruction
 
-    slots = check_mode(mode)
     sentence = instruction.strip()
-    pick = place = sentence
-    if len(slots) > 1:
-        try:
-            parsed = parse_instruction(sentence)
-        except InstructionParseError:
-            parsed = None
-        if parsed is not None:
-            pick = parsed.pick_phrase or sentence
-            place = parsed.place_phrase or sentence
-    by_name = {"sentence": sentence, "pick": pick, "place": place}
-    return [by_name[s] for s in slots]
+    if check_mode(mode) == ("sentence",):
+        return [sentence]
+    try:
+        parsed = parse_instruction(sentence)
+    except InstructionParseError:
+        return [sentence] * 3
+    return [sentence, parsed.pick_phrase or sentence, parsed.place_phrase or sentence]
 
 
 def text_features(backend, instructions: list[str], mode: str) -> torch.Tensor:

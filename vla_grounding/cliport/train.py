@@ -133,9 +133,9 @@ class Tensors:
         self.color = torch.from_numpy(np.stack([s.color for s in samples]))
         self.height = torch.from_numpy(np.stack([s.height for s in samples]))
         self.clip = clip_maps(backend, self.color).cpu()
-        phrases = sorted({s.instruction for s in samples})
-        emb = text_features(backend, phrases, config.language).cpu()
-        index = {p: i for i, p in enumerate(phrases)}
+        instructions = sorted({s.instruction for s in samples})
+        emb = text_features(backend, instructions, config.language).cpu()
+        index = {p: i for i, p in enumerate(instructions)}
         self.text = emb[[index[s.instruction] for s in samples]]
         self.pick = torch.tensor([s.pick for s in samples])
         self.place = torch.tensor([s.place for s in samples])
