@@ -1,30 +1,50 @@
 """The package's simulator graph: sim_node, grounding_node, arm_controller_node (sim backend).
 
-ros2 launch vla_grounding sim.launch.py [policy:=cliport] [task:=put-blocks-in-bowls-seen] [seed:=1]
+ros2 launch vla_grounding sim.launch.py [policy:=cliport] [task:=put-blocks-in-bowls-seen] [seed:=3]
+    [params_file:=my_sim.yaml]
+
+Arguments left empty keep the params file's values; given ones win over it. A missing params
+file, a bad parameter value or a node that dies ends the launch with code 1 and one line.
 """
 
 import os
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
-from launch.substitutions import LaunchConfiguration
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch_ros.actions import Node
+
+from vla_grounding.nodes.launch_support import (
+    checked_params_file,
+    launch_overrides,
+    node_overrides_file,
+    nodes_failing_fast,
+)
+
+ARGUMENTS = {  # launch argument: (node, parameter, description)
+    "policy": ("grounding_node", "policy", "grounding policy: clip_regions or cliport"),
+    "checkpoint": ("grounding_node", "checkpoint", "policy checkpoint folder or file"),
+    "task": ("sim_node", "task", "simulated task, e.g. put-blocks-in-bowls-seen"),
+    "seed": ("sim_node", "seed", "episode seed (odd: test split)"),
+}
+
+
+def _nodes(context):
+    params = checked_params_file(context)
+    nodes = []
+    for name in ("sim_node", "grounding_node", "arm_controller_node"):
+        mine = {arg: parameter for arg, (node, parameter, _) in ARGUMENTS.items() if node == name}
+        overrides = node_overrides_file(name, launch_overrides(context, mine))
+        nodes.append(Node(package="vla_grounding", executable=name, name=name, output="screen",
+                          parameters=[params, *overrides]))
+    return nodes_failing_fast(nodes)
 
 
 def generate_launch_description():
-    params = os.path.join(get_package_share_directory("vla_grounding"), "config", "sim.yaml")
-    args = [
-        DeclareLaunchArgument("policy", default_value="clip_regions", description="clip_regions or cliport"),
-        DeclareLaunchArgument("task", default_value="put-blocks-in-bowls-seen", description="simulated task"),
-        DeclareLaunchArgument("seed", default_value="1", description="episode seed (odd: test)"),
-    ]
+    default_params = os.path.join(get_package_share_directory("vla_grounding"), "config", "sim.yaml")
     return LaunchDescription([
-        *args,
-        Node(package="vla_grounding", executable="sim_node", name="sim_node", output="screen",
-             parameters=[params, {"task": LaunchConfiguration("task"), "seed": LaunchConfiguration("seed")}]),
-        Node(package="vla_grounding", executable="grounding_node", name="grounding_node", output="screen",
-             parameters=[params, {"policy": LaunchConfiguration("policy")}]),
-        Node(package="vla_grounding", executable="arm_controller_node", name="arm_controller_node",
-             output="screen", parameters=[params]),
+        DeclareLaunchArgument("params_file", default_value=default_params, description="node parameters (YAML)"),
+        *(DeclareLaunchArgument(arg, default_value="", description=f"{text}; empty: as in params_file")
+          for arg, (_, _, text) in ARGUMENTS.items()),
+        OpaqueFunction(function=_nodes),
     ])

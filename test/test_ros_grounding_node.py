@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import sim_params
+from conftest import Camera, render_scene, sim_params
 
 pytestmark = pytest.mark.ros
 
@@ -16,17 +16,7 @@ INSTRUCTION = "put the red block in the green bowl"
 
 @pytest.fixture(scope="module")
 def sim_scene():
-    import yaml
-
-    from vla_grounding.nodes.processes import package_file
-    from vla_grounding.perception.transforms import pose_list_to_matrix
-    from vla_grounding.sim.env import TabletopEnv
-
-    config = yaml.safe_load(package_file("config/sim.yaml").read_text())
-    pose = pose_list_to_matrix(config["/**"]["ros__parameters"]["camera_pose"])  # the node's calibration
-    with TabletopEnv("put-blocks-in-bowls-seen", camera_pose=pose, render_backend="tiny") as env:
-        frame = env.reset(1)
-        return frame, env.objects()
+    return render_scene("put-blocks-in-bowls-seen", 1)
 
 
 @pytest.fixture(scope="module")
@@ -34,46 +24,26 @@ def sim_frame(sim_scene):
     return sim_scene[0]
 
 
-@pytest.fixture(scope="module")
-def grounding(module_launch):
-    return module_launch("vla_grounding.nodes.grounding_node", sim_params("grounding_node", max_image_age=2.0))
+# The same behaviour through both input paths: the wheel-only set-up's (hand-written matcher,
+# numpy decoding, the camera_pose calibration) and a ROS install's (message_filters, cv_bridge,
+# tf2 with the calibration as the fallback: no transform is published here).
+INPUT_PATHS = [
+    pytest.param(("builtin", "numpy", False), id="builtin-numpy-calibration"),
+    pytest.param(("message_filters", "cv_bridge", True), id="message_filters-cv_bridge-tf2",
+                 marks=pytest.mark.extras("message_filters", "cv_bridge", "tf2_ros")),
+]
 
 
-class Camera:
-    """Publishes colour/depth/camera_info from the test process like a camera driver would."""
-
-    def __init__(self, node, frame) -> None:
-        from rclpy.qos import qos_profile_sensor_data
-        from sensor_msgs.msg import CameraInfo, Image
-
-        self.node, self.frame = node, frame
-        self.color_pub = node.create_publisher(Image, "camera/color/image_raw", qos_profile_sensor_data)
-        self.depth_pub = node.create_publisher(Image, "camera/depth/image_raw", qos_profile_sensor_data)
-        self.info_pub = node.create_publisher(CameraInfo, "camera/color/camera_info", qos_profile_sensor_data)
-
-    def publish(self, *, color=None, depth=None, color_encoding="rgb8", depth_encoding="32FC1", info=True,
-                repeats: int = 5) -> None:
-        from vla_grounding.nodes.graph import wait_for_topic_subscribers
-        from vla_grounding.nodes.image_conversion import intrinsics_to_camera_info, numpy_to_image
-
-        for pub in (self.color_pub, self.depth_pub, self.info_pub):
-            wait_for_topic_subscribers(self.node, pub.topic_name, timeout=15)
-        color = self.frame.color if color is None else color
-        depth = self.frame.depth if depth is None else depth
-        for _ in range(repeats):
-            stamp = self.node.get_clock().now().to_msg()
-            c = numpy_to_image(color, color_encoding)
-            d = numpy_to_image(depth, depth_encoding)
-            for m in (c, d):
-                m.header.stamp, m.header.frame_id = stamp, "camera_color_optical_frame"
-            self.color_pub.publish(c)
-            self.depth_pub.publish(d)
-            if info:
-                i = intrinsics_to_camera_info(self.frame.intrinsics)
-                i.header.stamp = stamp
-                self.info_pub.publish(i)
-            time.sleep(0.05)
-        time.sleep(0.2)
+@pytest.fixture(scope="module", params=INPUT_PATHS)
+def grounding(module_launch, request):
+    sync, conversion, use_tf = request.param
+    proc = module_launch("vla_grounding.nodes.grounding_node",
+                         sim_params("grounding_node", max_image_age=2.0, frame_sync=sync, image_conversion=conversion,
+                                    use_tf=use_tf, tf_timeout=0.1),
+                         name=f"grounding_{sync}")
+    yield proc
+    assert proc.stop() == 0, proc.output()[-3000:]  # one ground service at a time
+    assert f"frames matched by {sync}, images decoded by {conversion}" in proc.output()
 
 
 @pytest.fixture

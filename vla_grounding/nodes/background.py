@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 
 
@@ -21,7 +21,10 @@ class BackgroundNode:
 
     def _spin(self) -> None:
         while not self._stop.is_set():
-            self.executor.spin_once(timeout_sec=0.05)
+            try:
+                self.executor.spin_once(timeout_sec=0.05)
+            except (ExternalShutdownException, KeyboardInterrupt):
+                return  # the process is shutting down (SIGINT/SIGTERM): close() still cleans up
 
     def close(self) -> None:
         """Stop spinning, then destroy (joining first: shutting down a spinning executor aborts)."""

@@ -11,6 +11,7 @@ included, to ``grounding/status`` (String). All outputs carry the colour image's
 
 from __future__ import annotations
 
+import importlib.util
 import time
 import traceback
 
@@ -23,11 +24,12 @@ from std_msgs.msg import String
 from visualization_msgs.msg import Marker, MarkerArray
 
 from vla_grounding.msg import PickPlace
-from vla_grounding.nodes.frame_sync import LatestFrameSync, SyncedFrame
+from vla_grounding.nodes.frame_sync import SyncedFrame, subscribe_rgbd
 from vla_grounding.nodes.image_conversion import (
     camera_info_to_intrinsics,
     color_to_rgb,
-    depth_to_metres,
+    depth_image_to_metres,
+    load_cv_bridge,
     numpy_to_image,
 )
 from vla_grounding.nodes.params import declare, declare_camera_pose, declare_workspace
@@ -45,15 +47,37 @@ class Refusal(Exception):
     """This instruction will not produce a pose; the message says why."""
 
 
-def _optional_tf(node: Node):
-    """A tf2 buffer + listener where tf2_ros is installed, else None (calibration parameter)."""
-    try:
+class TfCameraPose:
+    """tf2 lookups of the camera pose at an image's stamp, from a listener with its own thread.
+
+    The listener lives on a helper node (``<node>_tf``) spun by its own executor, so a lookup
+    that waits inside one of the grounding node's callbacks still receives the transforms it
+    waits for (an eye-in-hand camera's pose changes while the arm moves). tf2_ros's own
+    ``spin_thread`` would add the grounding node to a second executor instead.
+    """
+
+    def __init__(self, node_name: str, timeout: float) -> None:
         import tf2_ros
-    except ImportError:
-        return None
-    buffer = tf2_ros.Buffer()
-    node._tf_listener = tf2_ros.TransformListener(buffer, node)
-    return buffer
+
+        from vla_grounding.nodes.background import BackgroundNode
+
+        self.timeout = timeout
+        self.buffer = tf2_ros.Buffer()
+        self._spinner = BackgroundNode(f"{node_name}_tf", threads=1)
+        self._listener = tf2_ros.TransformListener(self.buffer, self._spinner.node)
+
+    def lookup(self, target: str, source: str, stamp) -> np.ndarray:
+        """4x4 pose of ``source`` in ``target`` at ``stamp`` (builtin_interfaces/Time); tf2 errors raise."""
+        from rclpy.duration import Duration
+        from rclpy.time import Time
+
+        t = self.buffer.lookup_transform(target, source, Time.from_msg(stamp), Duration(seconds=self.timeout))
+        tr, r = t.transform.translation, t.transform.rotation
+        return pose_to_matrix([tr.x, tr.y, tr.z], [r.x, r.y, r.z, r.w])
+
+    def close(self) -> None:
+        self._listener.unregister()
+        self._spinner.close()
 
 
 class GroundingNode(Node):
@@ -74,14 +98,29 @@ class GroundingNode(Node):
                                      low=0.0)
         slop = declare(self, "sync_slop", 0.02, "max stamp difference of colour, depth and camera_info (s)", low=0.0)
         self.max_chars = declare(self, "max_instruction_chars", 300, "longer instructions are refused", low=1)
-        use_tf = declare(self, "use_tf", True, "look the camera pose up in tf2 when tf2_ros is installed")
+        use_tf = declare(self, "use_tf", True, "look the camera pose up in tf2 (at the image's stamp) when "
+                         "tf2_ros is installed")
+        tf_timeout = declare(self, "tf_timeout", 0.5, "max seconds to wait for the camera's transform at the "
+                             "image's stamp", low=0.0, high=10.0)
         self.calibration = declare_camera_pose(self, "camera optical frame in the base frame [x, y, z, qx, qy, qz, "
                                                "qw]; used when tf2 is missing or has no transform")
+        sync_backend = declare(self, "frame_sync", "auto", "colour/depth/camera_info matching: message_filters' "
+                               "ApproximateTimeSynchronizer, the builtin matcher, or auto (the first if installed)",
+                               choices=["auto", "message_filters", "builtin"])
+        conversion = declare(self, "image_conversion", "auto", "sensor_msgs/Image decoding: cv_bridge, numpy, or "
+                             "auto (cv_bridge where it works)", choices=["auto", "cv_bridge", "numpy"])
         self.workspace = declare_workspace(self)
-        self.tf_buffer = _optional_tf(self) if use_tf else None
-        if self.tf_buffer is None and self.calibration is None:
-            raise ValueError("no camera pose: tf2_ros is not available (or use_tf is false) and the camera_pose "
-                             "parameter is empty; set camera_pose [x, y, z, qx, qy, qz, qw]")
+        self.bridge = None if conversion == "numpy" else load_cv_bridge(required=conversion == "cv_bridge")
+        self.tf: TfCameraPose | None = None
+        want_tf = use_tf and importlib.util.find_spec("tf2_ros") is not None
+        if use_tf and not want_tf:
+            if self.calibration is None:
+                raise ValueError("no camera pose: tf2_ros is not installed and the camera_pose parameter is empty; "
+                                 "set camera_pose [x, y, z, qx, qy, qz, qw] (your hand-eye calibration)")
+            self.get_logger().warning("tf2_ros is not installed: the camera pose is the camera_pose parameter")
+        elif not use_tf and self.calibration is None:
+            raise ValueError("no camera pose: use_tf is false and the camera_pose parameter is empty; set camera_pose "
+                             "[x, y, z, qx, qy, qz, qw] (your hand-eye calibration) or use_tf true")
 
         options: dict = {"device": device}
         if checkpoint:
@@ -98,14 +137,13 @@ class GroundingNode(Node):
         except Exception as exc:  # corrupt/missing checkpoints come in many exception types
             raise RuntimeError(f"cannot load the {self.policy_name} policy: {exc}") from exc
         self.get_logger().info(f"{self.policy_name} policy ready in {time.monotonic() - start:.1f} s")
+        if want_tf:
+            self.tf = TfCameraPose(self.get_name(), tf_timeout)
 
-        self.sync = LatestFrameSync(slop=slop)
-        sensor = qos_profile_sensor_data
-        for stream, msg_type, topic in (("color", Image, "camera/color/image_raw"),
-                                        ("depth", Image, "camera/depth/image_raw"),
-                                        ("info", CameraInfo, "camera/color/camera_info")):
-            self.create_subscription(msg_type, topic, lambda msg, s=stream: self.sync.add(s, msg, time.monotonic()),
-                                     sensor)
+        self.sync = subscribe_rgbd(self, sync_backend, {"color": (Image, "camera/color/image_raw"),
+                                                        "depth": (Image, "camera/depth/image_raw"),
+                                                        "info": (CameraInfo, "camera/color/camera_info")},
+                                   qos_profile_sensor_data, slop)
         self.create_subscription(String, "instruction", self._on_instruction, QoSProfile(depth=10))
         self.create_service(Ground, "ground", self._on_ground)
         self.pick_place_pub = self.create_publisher(PickPlace, "pick_place", 10)
@@ -114,6 +152,11 @@ class GroundingNode(Node):
         self.heatmap_pub = self.create_publisher(Image, "grounding/heatmap", 1)
         self.markers_pub = self.create_publisher(MarkerArray, "grounding/markers", 1)
         self.status_pub = self.create_publisher(String, "grounding/status", 10)
+        pose_source = "tf2" if self.tf else "camera_pose"
+        if self.tf and self.calibration is not None:
+            pose_source += " (camera_pose as the fallback)"
+        self.get_logger().info(f"frames matched by {self.sync.name}, images decoded by "
+                               f"{'cv_bridge' if self.bridge else 'numpy'}, camera pose from {pose_source}")
 
     # -- instruction entry points ---------------------------------------------------------
 
@@ -210,8 +253,8 @@ class GroundingNode(Node):
 
     def _to_rgbd(self, synced: SyncedFrame) -> RGBDFrame:
         try:
-            color = color_to_rgb(synced.color)
-            depth = depth_to_metres(synced.depth)
+            color = color_to_rgb(synced.color, self.bridge)
+            depth = depth_image_to_metres(synced.depth, self.bridge)
             intrinsics = camera_info_to_intrinsics(synced.info)
         except ValueError as exc:
             raise Refusal(f"bad camera input: {exc}") from exc
@@ -228,19 +271,22 @@ class GroundingNode(Node):
                          synced.color.header.frame_id)
 
     def _camera_pose(self, synced: SyncedFrame) -> np.ndarray:
-        if self.tf_buffer is not None:
-            from rclpy.duration import Duration
-            from rclpy.time import Time
+        if self.tf is None:
+            return self.calibration
+        frame = synced.color.header.frame_id
+        try:
+            return self.tf.lookup(self.base_frame, frame, synced.color.header.stamp)
+        except Exception as exc:  # tf2 raises several lookup exception types; rclpy Time a ValueError
+            reason = f"tf2 has no transform {self.base_frame} <- {frame!r} at the image's stamp ({exc})"
+            if self.calibration is None:
+                raise Refusal(f"{reason}: publish the camera calibration on tf2 (e.g. static_transform_publisher) "
+                              "or set camera_pose") from exc
+            self.get_logger().warning(f"{reason}: using the camera_pose calibration instead")
+            return self.calibration
 
-            try:
-                t = self.tf_buffer.lookup_transform(self.base_frame, synced.color.header.frame_id,
-                                                    Time.from_msg(synced.color.header.stamp), Duration(seconds=0.2))
-                tr, r = t.transform.translation, t.transform.rotation
-                return pose_to_matrix([tr.x, tr.y, tr.z], [r.x, r.y, r.z, r.w])
-            except Exception as exc:  # tf2 raises several lookup exception types
-                if self.calibration is None:
-                    raise Refusal(f"no transform {self.base_frame} <- {synced.color.header.frame_id}: {exc}") from exc
-        return self.calibration
+    def close(self) -> None:
+        if self.tf is not None:
+            self.tf.close()
 
     def _check_plan(self, plan: PickPlacePlan, min_confidence: float) -> None:
         for name, conf in (("pick", plan.pick_confidence), ("place", plan.place_confidence)):

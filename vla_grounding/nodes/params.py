@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
@@ -38,15 +39,46 @@ def declare(
     elif (low is not None or high is not None) and isinstance(default, int) and not isinstance(default, bool):
         descriptor.integer_range = [IntegerRange(
             from_value=int(low if low is not None else -(2**62)), to_value=int(high if high is not None else 2**62), step=1)]
-    if isinstance(default, list) and not default:  # empty arrays need an explicit type
-        value = node.declare_parameter(name, Parameter.Type.DOUBLE_ARRAY, descriptor).value or []
-    else:
-        value = node.declare_parameter(name, default, descriptor).value
+    try:
+        if isinstance(default, list) and not default:  # empty arrays need an explicit type
+            value = node.declare_parameter(name, Parameter.Type.DOUBLE_ARRAY, descriptor).value or []
+        else:
+            value = node.declare_parameter(name, default, descriptor).value
+    except InvalidParameterTypeException as exc:
+        # rclpy checks types (and ranges, below) before we see the value: say it in one line
+        raise ParameterError(_wrong_type(node, name, default)) from exc
+    except InvalidParameterValueException as exc:
+        raise ParameterError(f"parameter {name!r} is {_override(node, name)!r}; expected {_bounds(low, high)}") from exc
     if choices and value not in choices:
         raise ParameterError(f"parameter {name!r} is {value!r}; expected one of {list(choices)}")
     if low is not None and value < low or high is not None and value > high:
-        raise ParameterError(f"parameter {name!r} is {value}; expected a value in [{low}, {high}]")
+        raise ParameterError(f"parameter {name!r} is {value}; expected {_bounds(low, high)}")
     return list(value) if isinstance(value, (list, tuple)) or hasattr(value, "tolist") else value
+
+
+def _bounds(low: float | None, high: float | None) -> str:
+    if low is not None and high is not None:
+        return f"a value in [{low}, {high}]"
+    return f"a value >= {low}" if low is not None else f"a value <= {high}"
+
+
+def _override(node: Node, name: str) -> Any:
+    """The value given for ``name`` on the command line or in a parameter file (None if absent)."""
+    override = getattr(node, "_parameter_overrides", {}).get(name)  # rclpy keeps no public accessor
+    return None if override is None else override.value
+
+
+_TYPE_WORDS = {bool: "a boolean (true/false)", int: "an integer", float: "a floating-point number",
+               str: "a string", list: "a list of floating-point numbers"}
+
+
+def _wrong_type(node: Node, name: str, default: Any) -> str:
+    given = _override(node, name)
+    hint = f" (write {float(given)!r})" if isinstance(default, float) and isinstance(given, int) else ""
+    if isinstance(default, list) and isinstance(given, (list, tuple)) and all(isinstance(v, int) for v in given):
+        hint = " (write every number with a decimal point, e.g. 1.0)"
+    return (f"parameter {name!r} must be {_TYPE_WORDS.get(type(default), type(default).__name__)}, "
+            f"got {given!r}{hint}")
 
 
 def declare_workspace(node: Node) -> Workspace:

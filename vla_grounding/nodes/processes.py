@@ -53,7 +53,8 @@ def isolated_ros_env(domain_id: int | None = None, ros_home: str | Path | None =
 
 
 class NodeProcess:
-    """One node (a Python module, or a script path ending in .py) in its own process.
+    """One node (a Python module, a script path ending in .py, or with ``command`` any program
+    such as ``ros2 launch``) in its own process.
 
     Output goes to ``<log_dir>/<name>.log``; ``stop()`` sends SIGINT (as Ctrl-C does) and
     escalates to SIGTERM/SIGKILL only if the process does not end.
@@ -67,12 +68,14 @@ class NodeProcess:
         env: dict[str, str] | None = None,
         log_dir: str | Path | None = None,
         name: str | None = None,
+        command: bool = False,
     ) -> None:
+        """``command``: ``module`` is a program on PATH (or a path), run with ``args``."""
         self.name = name or (Path(module).stem if module.endswith(".py") else module.rsplit(".", 1)[-1])
         # -P: do not put the working directory first on sys.path, where a source checkout (no
         # generated msg/srv/action) would shadow the installed package.
         target = [module] if module.endswith(".py") else ["-P", "-m", module]
-        self.cmd = [sys.executable, *target, *(args or [])]
+        self.cmd = [module, *(args or [])] if command else [sys.executable, *target, *(args or [])]
         self.env = {**os.environ, **(env or {})}
         log_dir = Path(log_dir or tempfile.mkdtemp(prefix="vla_nodes_"))
         log_dir.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,8 @@
 
 Publishes (sensor QoS, one stamp for all three): ``camera/color/image_raw`` (rgb8),
 ``camera/depth/image_raw`` (32FC1 m or 16UC1 mm, aligned to colour),
-``camera/color/camera_info``. The scene only changes when the arm moves, so it is rendered
+``camera/color/camera_info``, and the camera's optical frame on ``/tf_static`` where tf2_ros
+is installed. The scene only changes when the arm moves, so it is rendered
 after every motion and the last render is re-published at ``publish_rate`` with fresh stamps.
 
 Serves the arm controller's sim backend and evaluation: ``sim/move_tool`` (MoveTool),
@@ -15,6 +16,7 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+from geometry_msgs.msg import TransformStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -44,6 +46,8 @@ class SimNode(Node):
         backend = declare(self, "render_backend", "auto", "pybullet renderer", choices=["auto", "tiny", "egl"])
         camera_pose = declare_camera_pose(self, "simulated camera's optical frame in the base frame "
                                           "[x, y, z, qx, qy, qz, qw]; empty = the simulator's default")
+        publish_tf = declare(self, "publish_tf", True, "publish the camera's optical frame on /tf_static (where "
+                             "tf2_ros is installed), as a calibration's static_transform_publisher would")
         workspace = declare_workspace(self)
         self.env = TabletopEnv(self.task, camera_pose=camera_pose, render_backend=backend, workspace=workspace)
         self._lock = threading.Lock()  # pybullet is not thread-safe
@@ -62,12 +66,30 @@ class SimNode(Node):
         self.create_service(SetBool, "sim/suction", self._suction, callback_group=group)
         self.create_service(ResetTask, "sim/reset", self._reset, callback_group=group)
         self.create_service(TaskState, "sim/state", self._state, callback_group=group)
+        self._tf_broadcaster = self._publish_camera_tf() if publish_tf else None
         self.get_logger().info(
             f"simulating {self.task} seed {self.seed} ({self.env.render_backend} renderer), "
             f"camera at {rate:g} Hz, pose {np.round(matrix_to_pose_list(self.env.camera_pose), 4).tolist()}; "
             f"instruction: {self.env.instruction!r}")
 
     # -- camera ---------------------------------------------------------------------------
+
+    def _publish_camera_tf(self):
+        """The camera's optical frame in the base frame on /tf_static; None where tf2_ros is missing."""
+        try:
+            from tf2_ros import StaticTransformBroadcaster
+        except ImportError:
+            self.get_logger().info("tf2_ros is not installed: the camera pose is not published on /tf_static")
+            return None
+        x, y, z, qx, qy, qz, qw = matrix_to_pose_list(self.env.camera_pose)
+        t = TransformStamped()
+        t.header.stamp = self.get_clock().now().to_msg()
+        t.header.frame_id, t.child_frame_id = self.base_frame, self.camera_frame
+        t.transform.translation.x, t.transform.translation.y, t.transform.translation.z = x, y, z
+        t.transform.rotation.x, t.transform.rotation.y, t.transform.rotation.z, t.transform.rotation.w = qx, qy, qz, qw
+        broadcaster = StaticTransformBroadcaster(self)
+        broadcaster.sendTransform(t)
+        return broadcaster
 
     def _render(self) -> None:
         """Render the scene now and cache the three messages (called with the lock held)."""
