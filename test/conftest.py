@@ -9,6 +9,7 @@ by scripts/test.sh), where a missing build is an error instead.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import os
 import re
@@ -99,6 +100,7 @@ def rclpy_context():
     rclpy.init()
     yield
     rclpy.shutdown()
+    gc.collect()  # the DDS participant goes with the last reference to the context (fixture caches hold some)
     left = fastdds_shm_files() - before
     if left:
         clean_fastdds_shm()

@@ -174,3 +174,46 @@ def test_nodes_stop_cleanly_on_signals(launch, sig):
     leftovers = new - fastdds_shm_files()
     segments = {f for f in leftovers if "port" not in f}
     assert not segments, f"Fast DDS segments left in /dev/shm by stopped nodes: {sorted(segments)}"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_node_stopped_while_it_loads_its_model_exits_0_within_2_s(launch, sig):
+    proc = launch("vla_grounding.nodes.grounding_node", sim_params("grounding_node", policy="cliport"),
+                  name=f"starting_{sig.name}")
+    time.sleep(1.5)  # inside start-up: the imports and the checkpoint load take several seconds here
+    if "policy ready" in proc.output():
+        pytest.skip("the model loaded before the signal was sent")
+    assert proc.alive(), proc.output()[-2000:]
+    start = time.monotonic()
+    proc.proc.send_signal(sig)
+    code = proc.proc.wait(10)
+    assert code == 0 and time.monotonic() - start < 2.0, (code, time.monotonic() - start, proc.output()[-2000:])
+
+
+def test_sigterm_during_a_motion_answers_the_goal_and_exits_0_within_2_s(launch, ros_node):
+    from vla_grounding.action import ExecuteInstruction
+
+    from vla_grounding.nodes.background import wait_future
+
+    graph = {"sim": launch("vla_grounding.nodes.sim_node", sim_params("sim_node", task=TASK, seed=5), name="sim_t"),
+             "grounding": launch("vla_grounding.nodes.grounding_node", sim_params("grounding_node"), name="gr_t"),
+             "arm": launch("vla_grounding.nodes.arm_controller_node", sim_params("arm_controller_node"), name="arm_t")}
+    client = GraphClient(ros_node.node, graph)
+    stages: list[str] = []
+    handle = wait_future(client.action.send_goal_async(
+        ExecuteInstruction.Goal(instruction=client.state().instruction),
+        feedback_callback=lambda f: stages.append(f.feedback.stage)), 60)
+    assert handle.accepted
+    result_future = handle.get_result_async()
+    deadline = time.monotonic() + 120
+    while "descend_pick" not in stages:
+        assert time.monotonic() < deadline and not result_future.done(), (stages, graph["arm"].output()[-2000:])
+        time.sleep(0.01)
+    start = time.monotonic()
+    graph["arm"].proc.send_signal(signal.SIGTERM)
+    code = graph["arm"].proc.wait(10)
+    elapsed = time.monotonic() - start
+    assert code == 0 and elapsed < 2.0, (code, elapsed, graph["arm"].output()[-2000:])
+    result = wait_future(result_future, 10).result
+    assert not result.success and "the node is shutting down" in result.message, result.message
+    client.action.destroy()

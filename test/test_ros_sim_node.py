@@ -127,3 +127,28 @@ def test_bad_requests_fail_clearly_and_the_node_keeps_running(ros_node, sim):
     r = _call(reset, ResetTask.Request(task="no-such-task", seed=1))
     assert not r.success and "unknown task" in r.message
     assert sim.alive()
+
+
+@pytest.mark.extras("tf2_ros")
+def test_camera_calibration_is_on_tf_static(ros_node, sim):
+    """As a calibration's static_transform_publisher would: the camera's optical frame in base_link."""
+    import tf2_ros
+    from conftest import sim_config
+    from rclpy.time import Time
+
+    from vla_grounding.perception.transforms import pose_list_to_matrix, pose_to_matrix
+
+    buffer = tf2_ros.Buffer()
+    listener = tf2_ros.TransformListener(buffer, ros_node.node)  # transient local: late joiners get it
+    try:
+        deadline = time.monotonic() + 30
+        while not buffer.can_transform("base_link", "camera_color_optical_frame", Time()):
+            assert time.monotonic() < deadline, "no base_link -> camera_color_optical_frame on /tf_static"
+            time.sleep(0.1)
+        t = buffer.lookup_transform("base_link", "camera_color_optical_frame", Time()).transform
+    finally:
+        listener.unregister()
+    got = pose_to_matrix([t.translation.x, t.translation.y, t.translation.z],
+                         [t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w])
+    expected = pose_list_to_matrix(sim_config()["/**"]["ros__parameters"]["camera_pose"])
+    np.testing.assert_allclose(got, expected, atol=1e-5)

@@ -10,6 +10,11 @@ Poses outside the workspace bounds or below the table are refused before anythin
 
 from __future__ import annotations
 
+# First, before rclpy and torch load: a SIGINT/SIGTERM from here on exits 0.
+import vla_grounding.nodes.stop_signals  # noqa: F401  isort: skip
+
+# isort: split
+
 import threading
 import time
 
@@ -60,6 +65,7 @@ class ArmControllerNode(Node):
         else:
             self.backend = MoveItBackend(self, self.base_frame, group, tool_link, tool_service, motion_timeout)
         self._busy = threading.Lock()
+        self._stopping = threading.Event()  # set on SIGINT/SIGTERM: the running sequence stops at its next stage
         self.ground_client = self.create_client(Ground, "ground", callback_group=ReentrantCallbackGroup())
         self._action = ActionServer(
             self, ExecuteInstruction, "execute_instruction", self._execute,
@@ -72,13 +78,16 @@ class ArmControllerNode(Node):
     # -- entry points ---------------------------------------------------------------------
 
     def _on_goal(self, goal: ExecuteInstruction.Goal) -> GoalResponse:
+        if self._stopping.is_set():
+            self.get_logger().warning("rejecting a goal: the node is shutting down")
+            return GoalResponse.REJECT
         if self._busy.locked():
             self.get_logger().warning("rejecting a goal: the arm is busy")
             return GoalResponse.REJECT
         return GoalResponse.ACCEPT
 
     def _on_pick_place(self, msg: PickPlace) -> None:
-        if not self.get_parameter("execute_pick_place").value:
+        if not self.get_parameter("execute_pick_place").value or self._stopping.is_set():
             return
         if not self._busy.acquire(blocking=False):
             self.get_logger().warning(f"dropping PickPlace for {msg.instruction!r}: the arm is busy")
@@ -157,6 +166,9 @@ class ArmControllerNode(Node):
             return False, "refused: pick or place orientation is not a valid quaternion"
         holding = False
         for i, stage in enumerate(stages):
+            if self._stopping.is_set():
+                return False, f"stopped before {stage.name}: the node is shutting down" + (
+                    " (still holding the object)" if holding else "")
             if cancelled():
                 return False, f"cancelled before {stage.name}" + (" (still holding the object)" if holding else "")
             feedback(stage.name, i / len(STAGE_NAMES))
@@ -172,6 +184,14 @@ class ArmControllerNode(Node):
                 return False, f"{stage.name} failed: {message}" + (" (still holding the object)" if holding else "")
         feedback("done", 1.0)
         return True, "picked and placed"
+
+
+    def close(self) -> None:
+        """Called on SIGINT/SIGTERM before the executor stops: end a running sequence at its next stage."""
+        self._stopping.set()
+
+    def busy(self) -> bool:
+        return self._busy.locked()
 
 
 def _yaw(pose) -> float:

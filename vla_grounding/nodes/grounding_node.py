@@ -11,6 +11,11 @@ included, to ``grounding/status`` (String). All outputs carry the colour image's
 
 from __future__ import annotations
 
+# First, before rclpy and torch load: a SIGINT/SIGTERM from here on exits 0.
+import vla_grounding.nodes.stop_signals  # noqa: F401  isort: skip
+
+# isort: split
+
 import importlib.util
 import time
 import traceback

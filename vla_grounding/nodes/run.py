@@ -1,47 +1,83 @@
-"""Run a node until Ctrl-C / SIGTERM and shut down cleanly (exit 0), or exit 2 on bad start-up."""
+"""Run a node until Ctrl-C / SIGTERM and shut down cleanly (exit 0), or exit 2 on bad start-up.
+
+Signals are handled by ``stop_signals`` (not rclpy): the spin loop below checks its flag.
+"""
 
 from __future__ import annotations
 
+import os
 import re
-import signal
 import sys
+import time
 from collections.abc import Callable
 
 import rclpy
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
+
+from vla_grounding.nodes.stop_signals import STOP
+
+DRAIN_SECONDS = 1.5  # of the 2 s every node has to exit after SIGINT/SIGTERM
 
 
 def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads: int = 4) -> int:
     """Build the node with ``factory`` and spin it (``threads`` > 1: a multi-threaded executor);
     start-up errors print one clear line."""
     name = re.sub(r"(?<!^)(?=[A-Z])", "_", getattr(factory, "__name__", "node")).lower()  # GroundingNode -> grounding_node
+    STOP.install()
+    STOP.phase = "starting"
     try:
-        rclpy.init(args=args)
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    except KeyboardInterrupt:
+        return 0
     except Exception as exc:  # rcl reports unreadable --params-file / bad --ros-args as RCLError
         print(f"[{name}] cannot start: bad ROS arguments: {str(exc).split(', at ')[0]}", file=sys.stderr, flush=True)
         return 2
     try:
         node = factory()
+    except KeyboardInterrupt:  # stopped while starting: nothing to clean up but rclpy
+        rclpy.try_shutdown()
+        return 0
     except (ValueError, RuntimeError, FileNotFoundError, OSError) as exc:
         print(f"[{name}] cannot start: {exc}", file=sys.stderr, flush=True)
         rclpy.try_shutdown()
         return 2
     executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
     executor.add_node(node)
+    STOP.phase = "spinning"
     try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+        while not STOP.requested and rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
     finally:
-        # One Ctrl-C reaches a node twice under `ros2 launch` (the terminal's process group, then
-        # launch's own SIGINT): a second signal must not interrupt the clean-up below.
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)
-        close = getattr(node, "close", None)
-        if close is not None:
-            close()
-        executor.shutdown()
+        STOP.ignore_more()  # one Ctrl-C reaches a node twice under ros2 launch (its process group, then launch)
+        _drain(node, executor)
+        executor.shutdown(timeout_sec=0)
         node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def _drain(node: Node, executor) -> None:
+    """Let the node finish (or abort) work in flight: ``node.close()`` asks it to stop, and the
+    executor keeps spinning meanwhile, since that work may wait for a service response. A node
+    still busy after DRAIN_SECONDS ends the process at once (exit 0) rather than hang in the
+    interpreter's join of its worker threads."""
+    close = getattr(node, "close", None)
+    if close is not None:
+        close()
+    busy = getattr(node, "busy", None)
+    if busy is None:
+        return
+    deadline = time.monotonic() + DRAIN_SECONDS
+    while busy() and time.monotonic() < deadline:
+        executor.spin_once(timeout_sec=0.02)
+    # the reply (an action result) is sent after the work itself returns: let it go out
+    grace = min(deadline, time.monotonic() + 0.25)
+    while time.monotonic() < grace:
+        executor.spin_once(timeout_sec=0.02)
+    if busy():
+        print(f"[{node.get_name()}] still busy {DRAIN_SECONDS:g} s after the stop request: exiting without it",
+              file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(0)

@@ -13,6 +13,11 @@ and scores it), ``sim/reset`` (ResetTask), ``sim/state`` (TaskState).
 
 from __future__ import annotations
 
+# First, before rclpy and torch load: a SIGINT/SIGTERM from here on exits 0.
+import vla_grounding.nodes.stop_signals  # noqa: F401  isort: skip
+
+# isort: split
+
 import threading
 
 import numpy as np
