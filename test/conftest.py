@@ -188,8 +188,13 @@ class Camera:
         self.info_pub = node.create_publisher(CameraInfo, "camera/color/camera_info", qos_profile_sensor_data)
 
     def publish(self, *, color=None, depth=None, color_encoding="rgb8", depth_encoding="32FC1", info=True,
-                repeats: int = 5, stamp=None) -> None:
-        """``repeats`` frames 50 ms apart, stamped now (or all with ``stamp``, a builtin_interfaces/Time)."""
+                repeats: int = 5, stamp=None, offsets=(0.0, 0.0, 0.0), edit_info=None) -> None:
+        """``repeats`` frames 50 ms apart, stamped now (or all with ``stamp``, a builtin_interfaces/Time);
+        ``offsets``: seconds added to the colour, depth and camera_info stamps; ``edit_info(msg)``
+        changes the camera_info before it is sent."""
+        from rclpy.duration import Duration
+        from rclpy.time import Time
+
         from vla_grounding.nodes.graph import wait_for_topic_subscribers
         from vla_grounding.nodes.image_conversion import intrinsics_to_camera_info, numpy_to_image
 
@@ -198,16 +203,19 @@ class Camera:
         color = self.frame.color if color is None else color
         depth = self.frame.depth if depth is None else depth
         for _ in range(repeats):
-            t = stamp if stamp is not None else self.node.get_clock().now().to_msg()
+            t = Time.from_msg(stamp) if stamp is not None else self.node.get_clock().now()
+            tc, td, ti = ((t + Duration(nanoseconds=int(o * 1e9))).to_msg() for o in offsets)
             c = numpy_to_image(color, color_encoding)
             d = numpy_to_image(depth, depth_encoding)
-            for m in (c, d):
-                m.header.stamp, m.header.frame_id = t, self.frame_id
+            c.header.stamp, d.header.stamp = tc, td
+            c.header.frame_id = d.header.frame_id = self.frame_id
             self.color_pub.publish(c)
             self.depth_pub.publish(d)
             if info:
                 i = intrinsics_to_camera_info(self.frame.intrinsics)
-                i.header.stamp, i.header.frame_id = t, self.frame_id
+                i.header.stamp, i.header.frame_id = ti, self.frame_id
+                if edit_info is not None:
+                    edit_info(i)
                 self.info_pub.publish(i)
             time.sleep(0.05)
         time.sleep(0.2)

@@ -3,6 +3,7 @@ is published, and the node keeps running."""
 
 from __future__ import annotations
 
+import signal
 import time
 
 import numpy as np
@@ -113,13 +114,14 @@ def test_stale_frames_are_refused(client, camera):
     time.sleep(1.0)  # the camera went quiet
     r = client(INSTRUCTION, max_image_age=0.5)
     assert not r.success and "s old" in r.message and "is the camera still publishing" in r.message
+    assert "no colour image, no depth image, no camera_info for 0.5 s" in r.message
 
 
 @pytest.mark.parametrize("text,reason", [
     ("", "empty instruction"),
     ("   ", "empty instruction"),
     ("put the red block " * 600, "characters long"),
-    ("put the red block\x1b[31m in the bowl", "control characters"),
+    ("put the red block\x1b[31m in the bowl", "control character U+001B at position 17"),
 ])
 def test_bad_instructions_are_refused_before_grounding(client, camera, text, reason):
     camera.publish()
@@ -197,3 +199,99 @@ def test_cliport_policy_grounds_through_its_node(launch, ros_node, camera, sim_s
     pick = r.pick_place.pick.position
     blocks = [o["position"] for o in objects if o["name"] == block["name"]]
     assert min(np.hypot(pick.x - b[0], pick.y - b[1]) for b in blocks) < 0.03
+
+
+# -- odd stamps, limits and camera_info: each case names its cause -------------------------------
+
+def named_instruction(sim_scene) -> str:
+    objects = sim_scene[1]
+    block = next(o for o in objects if o["kind"] == "block")
+    bowl = next(o for o in objects if o["kind"] == "bowl")
+    return f"put the {block['name']} in the {bowl['name']}"
+
+
+def stamp_in(node, seconds: float):
+    from rclpy.duration import Duration
+
+    return (node.get_clock().now() + Duration(nanoseconds=int(seconds * 1e9))).to_msg()
+
+
+def test_a_future_stamped_frame_is_dropped_and_does_not_freeze_the_input(ros_node, client, camera, sim_frame,
+                                                                         sim_scene, grounding):
+    nan_depth = np.full_like(sim_frame.depth, np.nan)  # grounding on this frame would refuse: "valid pixels"
+    camera.publish(depth=nan_depth, stamp=stamp_in(ros_node.node, 3600.0), repeats=2)
+    camera.publish()  # current stamps
+    r = client(named_instruction(sim_scene))
+    assert r.success, r.message
+    assert "ahead of this node's clock" in grounding.output()
+
+
+def test_a_camera_clock_that_jumps_back_starts_over(ros_node, client, camera, sim_frame, sim_scene, grounding):
+    camera.publish(depth=np.full_like(sim_frame.depth, np.nan), repeats=2)
+    camera.publish(stamp=stamp_in(ros_node.node, -30.0), repeats=2)  # a driver restart / replayed bag / sim reset
+    r = client(named_instruction(sim_scene), max_image_age=60.0)
+    assert r.success, r.message  # the frame from before the jump (newer stamp, NaN depth) was forgotten
+    assert "the camera clock jumped back by" in grounding.output()
+
+
+def test_frames_stamped_in_1970_are_refused_as_an_unset_clock(client, camera):
+    from builtin_interfaces.msg import Time
+
+    camera.publish(stamp=Time(sec=5), repeats=2)
+    r = client(INSTRUCTION)
+    assert not r.success and "stamped 1970-01-01 00:00:05 UTC: the camera's clock is not synchronised" in r.message
+
+
+def test_streams_that_stop_matching_after_a_good_frame_are_named(client, camera):
+    camera.publish(repeats=2)
+    camera.publish(offsets=(0.0, -0.5, 0.0), repeats=12)  # depth 0.5 s behind colour and camera_info
+    r = client(INSTRUCTION, max_image_age=0.5)
+    assert not r.success and "frames keep arriving but do not match" in r.message and "sync_slop" in r.message
+
+
+@pytest.mark.parametrize("age", [-1.0, float("nan"), float("inf"), -float("inf")])
+def test_an_invalid_max_image_age_is_refused_not_switched_off(client, camera, age):
+    camera.publish(repeats=2)
+    r = client(INSTRUCTION, max_image_age=age)
+    assert not r.success and "max_image_age must be a finite number of seconds >= 0" in r.message
+
+
+@pytest.mark.parametrize("edit,reason", [
+    (lambda i: i.k.__setitem__(0, float("nan")), "camera_info k has non-finite values (fx=nan"),
+    (lambda i: i.k.__setitem__(0, float("inf")), "camera_info k has non-finite values (fx=inf"),
+    (lambda i: i.k.__setitem__(2, 1e9), "camera_info principal point (cx=1e+09"),
+    (lambda i: setattr(i, "d", [float("nan")] * 5), "camera_info d (distortion) has non-finite values"),
+])
+def test_broken_camera_info_is_named(client, camera, edit, reason):
+    camera.publish(edit_info=edit, repeats=2)
+    r = client(INSTRUCTION)
+    assert not r.success and reason in r.message, r.message
+
+
+def test_an_emoji_with_a_zero_width_joiner_is_not_called_a_control_character(client, camera):
+    camera.publish(repeats=2)
+    r = client("put the \U0001F469\u200D\U0001F52C block in the green bowl")
+    assert "control character" not in r.message
+
+
+def test_sigterm_during_a_ground_call_answers_it_and_exits_0_within_2_s(launch, ros_node, camera, sim_scene):
+    from vla_grounding.srv import Ground
+
+    from vla_grounding.nodes.background import wait_future
+    from vla_grounding.nodes.graph import wait_for_service
+
+    proc = launch("vla_grounding.nodes.grounding_node", [*sim_params("grounding_node", use_tf=False),
+                                                         "-r", "ground:=sigterm/ground"], name="grounding_sigterm")
+    cli = ros_node.node.create_client(Ground, "sigterm/ground")
+    try:
+        wait_for_service(cli, timeout=90)
+    except TimeoutError:
+        pytest.fail(proc.output()[-3000:])
+    camera.publish(repeats=3)
+    future = cli.call_async(Ground.Request(instruction=named_instruction(sim_scene)))
+    time.sleep(0.05)  # the call is in the node now (clip_regions' act() takes ~0.3 s here)
+    start = time.monotonic()
+    proc.proc.send_signal(signal.SIGTERM)
+    code = proc.proc.wait(10)
+    assert code == 0 and time.monotonic() - start < 2.0, (code, proc.output()[-3000:])
+    assert wait_future(future, 5).message  # answered before the node went away

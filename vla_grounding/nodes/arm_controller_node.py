@@ -193,6 +193,10 @@ class ArmControllerNode(Node):
     def busy(self) -> bool:
         return self._busy.locked()
 
+    def destroy_node(self) -> None:
+        self._action.destroy()  # Node.destroy_node leaves action servers (and their DDS entities) alive
+        super().destroy_node()
+
 
 def _yaw(pose) -> float:
     q = pose.orientation

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 from rclpy.node import Node
 
 
@@ -13,7 +13,7 @@ class BackgroundNode:
 
     def __init__(self, name: str, threads: int = 2) -> None:
         self.node = Node(name)
-        self.executor = MultiThreadedExecutor(num_threads=threads)
+        self.executor = MultiThreadedExecutor(num_threads=threads) if threads > 1 else SingleThreadedExecutor()
         self.executor.add_node(self.node)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._spin, daemon=True)

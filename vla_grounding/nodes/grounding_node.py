@@ -16,9 +16,12 @@ import vla_grounding.nodes.stop_signals  # noqa: F401  isort: skip
 
 # isort: split
 
+import datetime
 import importlib.util
+import math
 import time
 import traceback
+import unicodedata
 
 import numpy as np
 from geometry_msgs.msg import Point, Pose, PoseStamped
@@ -29,7 +32,7 @@ from std_msgs.msg import String
 from visualization_msgs.msg import Marker, MarkerArray
 
 from vla_grounding.msg import PickPlace
-from vla_grounding.nodes.frame_sync import SyncedFrame, subscribe_rgbd
+from vla_grounding.nodes.frame_sync import NAMES, SyncedFrame, subscribe_rgbd
 from vla_grounding.nodes.image_conversion import (
     camera_info_to_intrinsics,
     color_to_rgb,
@@ -176,8 +179,8 @@ class GroundingNode(Node):
 
     def _on_ground(self, request: Ground.Request, response: Ground.Response) -> Ground.Response:
         try:
-            response.pick_place = self._ground_safely(request.instruction, request.min_confidence or None,
-                                                      request.max_image_age or None)
+            min_confidence, max_age = _request_limits(request.min_confidence, request.max_image_age)
+            response.pick_place = self._ground_safely(request.instruction, min_confidence, max_age)
         except Refusal as exc:
             response.success, response.message = False, str(exc)
             self._report(f"refused: {exc}", error=True)
@@ -241,8 +244,10 @@ class GroundingNode(Node):
         if len(instruction) > self.max_chars:
             raise Refusal(f"instruction is {len(instruction)} characters long (max_instruction_chars "
                           f"{self.max_chars})")
-        if not instruction.isprintable():
-            raise Refusal("instruction contains control characters")
+        control = next(((i, c) for i, c in enumerate(instruction) if unicodedata.category(c) == "Cc"), None)
+        if control is not None:
+            raise Refusal(f"instruction contains the control character U+{ord(control[1]):04X} at position "
+                          f"{control[0]}")
         return instruction
 
     def _fresh_frame(self, max_age: float) -> SyncedFrame:
@@ -252,9 +257,21 @@ class GroundingNode(Node):
         now = self.get_clock().now().nanoseconds * 1e-9
         age = now - synced.stamp
         if max_age > 0 and age > max_age:
-            raise Refusal(f"the newest camera frame is {age:.2f} s old (max_image_age {max_age:g} s): "
-                          "is the camera still publishing?")
+            raise Refusal(f"the newest synchronised camera frame is {age:.2f} s old (max_image_age {max_age:g} s): "
+                          + self._why_stale(synced, age, max_age))
         return synced
+
+    def _why_stale(self, synced: SyncedFrame, age: float, max_age: float) -> str:
+        """Why no fresh frame: an unset camera clock, streams that stopped, or stamps that stopped matching."""
+        if age > 86400.0:
+            stamp = datetime.datetime.fromtimestamp(synced.stamp, datetime.UTC)
+            return (f"it is stamped {stamp:%Y-%m-%d %H:%M:%S} UTC: the camera's clock is not synchronised with "
+                    "this node's")
+        quiet = [NAMES[s] for s in self.sync.STREAMS
+                 if time.monotonic() - self.sync.last_arrival.get(s, float("-inf")) > max_age]
+        if quiet:
+            return f"no {', no '.join(quiet)} for {max_age:g} s: is the camera still publishing?"
+        return "frames keep arriving but do not match: " + self.sync.describe_mismatch()
 
     def _to_rgbd(self, synced: SyncedFrame) -> RGBDFrame:
         try:
@@ -337,6 +354,17 @@ class GroundingNode(Node):
         self.markers_pub.publish(markers)
         if self.heatmap_pub.get_subscription_count():
             self.heatmap_pub.publish(numpy_to_image(_overlay(plan, frame, self.workspace), "rgb8", out.header))
+
+
+def _request_limits(min_confidence: float, max_image_age: float) -> tuple[float | None, float | None]:
+    """A request's limits, None meaning the node's parameter (0 in the request); Refusal when
+    they are not numbers in range (a NaN or negative max_image_age would switch the check off)."""
+    if not (math.isfinite(min_confidence) and 0.0 <= min_confidence <= 1.0):
+        raise Refusal(f"min_confidence must be in [0, 1] (0: the node's default), got {min_confidence}")
+    if not (math.isfinite(max_image_age) and max_image_age >= 0.0):
+        raise Refusal(f"max_image_age must be a finite number of seconds >= 0 (0: the node's default), "
+                      f"got {max_image_age}")
+    return min_confidence or None, max_image_age or None
 
 
 def _overlay(plan: PickPlacePlan, frame: RGBDFrame, workspace) -> np.ndarray:

@@ -138,9 +138,20 @@ def numpy_to_image(arr: np.ndarray, encoding: str, header=None) -> Image:
 def camera_info_to_intrinsics(msg: CameraInfo) -> CameraIntrinsics:
     """Pinhole intrinsics from CameraInfo.k; ValueError when it is missing or degenerate."""
     k = np.asarray(msg.k, dtype=float).reshape(3, 3)
-    if msg.width <= 0 or msg.height <= 0 or k[0, 0] <= 0 or k[1, 1] <= 0:
-        raise ValueError(f"camera_info is empty or invalid (size {msg.width}x{msg.height}, fx={k[0, 0]}, fy={k[1, 1]})")
-    if any(abs(d) > 1e-6 for d in msg.d):
+    fx, fy, cx, cy = k[0, 0], k[1, 1], k[0, 2], k[1, 2]
+    if msg.width <= 0 or msg.height <= 0:
+        raise ValueError(f"camera_info has no image size (width {msg.width}, height {msg.height})")
+    if not np.all(np.isfinite(k)):
+        raise ValueError(f"camera_info k has non-finite values (fx={fx}, fy={fy}, cx={cx}, cy={cy})")
+    if not (fx > 0 and fy > 0):
+        raise ValueError(f"camera_info k has non-positive focal lengths (fx={fx}, fy={fy}): is the camera calibrated?")
+    if not (0 <= cx <= msg.width and 0 <= cy <= msg.height):
+        raise ValueError(f"camera_info principal point (cx={cx:g}, cy={cy:g}) lies outside the "
+                         f"{msg.width}x{msg.height} image")
+    d = np.asarray(msg.d, dtype=float)
+    if not np.all(np.isfinite(d)):
+        raise ValueError(f"camera_info d (distortion) has non-finite values: {d.tolist()}")
+    if np.any(np.abs(d) > 1e-6):
         raise ValueError("camera_info has lens distortion: feed rectified images (image_proc) and their camera_info")
     return CameraIntrinsics.from_matrix(k, msg.width, msg.height)
 

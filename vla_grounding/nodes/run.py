@@ -22,8 +22,9 @@ DRAIN_SECONDS = 1.5  # of the 2 s every node has to exit after SIGINT/SIGTERM
 
 
 def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads: int = 4) -> int:
-    """Build the node with ``factory`` and spin it (``threads`` > 1: a multi-threaded executor);
-    start-up errors print one clear line."""
+    """Build the node with ``factory`` and spin it (``threads`` > 1: a multi-threaded executor)
+    until SIGINT/SIGTERM, then end the process with code 0. A start-up error prints one clear
+    line and returns 2."""
     name = re.sub(r"(?<!^)(?=[A-Z])", "_", getattr(factory, "__name__", "node")).lower()  # GroundingNode -> grounding_node
     STOP.install()
     STOP.phase = "starting"
@@ -55,7 +56,12 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
         executor.shutdown(timeout_sec=0)
         node.destroy_node()
         rclpy.try_shutdown()
-    return 0
+        rclpy.get_default_context().destroy()  # the DDS participant and its shared-memory files go now
+        # Skip the interpreter's own finalisation: with torch loaded, its garbage collection alone
+        # took 2 s here. ROS is shut down; only unflushed output could be lost.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 def _drain(node: Node, executor) -> None:
