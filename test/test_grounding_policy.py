@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -100,3 +102,40 @@ def test_invalid_depth_never_reaches_a_pose(env, policy):
     blocks = _bodies(env, plan.pick_phrase)
     assert min(np.linalg.norm(b["position"][:2] - plan.pick_position[:2]) for b in blocks) < 0.01
     assert plan.pick_position[2] == pytest.approx(0.04, abs=0.005)
+
+
+def test_colour_names_of_simulated_objects():
+    """colour_name, behind the candidates an ambiguous phrase lists, on seen and unseen colours."""
+    from vla_grounding.grounding.colour_names import colour_name
+    from vla_grounding.grounding.proposals import propose_regions
+    from vla_grounding.perception.workspace import Workspace
+    from vla_grounding.sim.env import TabletopEnv
+
+    checked = 0
+    for task in ("put-blocks-in-bowls-seen", "put-blocks-in-bowls-unseen"):
+        with TabletopEnv(task, render_backend="tiny") as env:
+            for seed in (1, 3):
+                frame = env.reset(seed)
+                objects = env.objects()
+                for region in propose_regions(frame, Workspace()).regions:
+                    d = [np.hypot(*(np.asarray(o["position"][:2]) - region.centre[:2])) for o in objects]
+                    if min(d) < 0.03:
+                        assert colour_name(region.mean_rgb) == objects[int(np.argmin(d))]["name"].split()[0]
+                        checked += 1
+    assert checked >= 30
+
+
+@pytest.mark.parametrize("seed,text,reason", [
+    (5, "put the block in the blue bowl", "which block? I see gray, green, purple and yellow blocks"),
+    (1, "put the cyan block in the bowl", "which bowl? I see blue, brown, green, orange and purple bowls"),
+])
+def test_a_bare_kind_among_several_colours_is_refused_naming_them(env, policy, seed, text, reason):
+    frame = env.reset(seed)
+    with pytest.raises(GroundingRefused, match=re.escape(reason)):
+        policy.act(frame, text)
+
+
+def test_a_bare_kind_with_one_look_is_not_ambiguous(env, policy):
+    frame = env.reset(1)  # two cyan blocks, one red, one yellow: "the left block" is one clear match
+    plan = policy.act(frame, "put the left block in the green bowl")
+    assert plan.pick_phrase == "block"

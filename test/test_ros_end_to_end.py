@@ -212,7 +212,7 @@ def test_sigterm_during_a_motion_answers_the_goal_and_exits_0_within_2_s(launch,
     assert handle.accepted
     result_future = handle.get_result_async()
     deadline = time.monotonic() + 120
-    while "descend_pick" not in stages:
+    while "approach_pick" not in stages:  # the first motion stage
         assert time.monotonic() < deadline and not result_future.done(), (stages, graph["arm"].output()[-2000:])
         time.sleep(0.01)
     start = time.monotonic()

@@ -295,3 +295,17 @@ def test_sigterm_during_a_ground_call_answers_it_and_exits_0_within_2_s(launch, 
     code = proc.proc.wait(10)
     assert code == 0 and time.monotonic() - start < 2.0, (code, proc.output()[-3000:])
     assert wait_future(future, 5).message  # answered before the node went away
+
+
+@pytest.mark.parametrize("text", ["put the block in the bowl", "put the \U0001F7E5 block in the \U0001F7E9 bowl"])
+def test_an_ambiguous_instruction_is_refused_naming_the_candidates(ros_node, client, camera, text):
+    from vla_grounding.msg import PickPlace
+
+    got = []
+    ros_node.node.create_subscription(PickPlace, "pick_place", got.append, 10)
+    camera.publish(repeats=2)
+    r = client(text)
+    assert not r.success and r.message == ("which block? I see cyan, red and yellow blocks: say which one "
+                                           "(e.g. 'the cyan block')"), r.message
+    time.sleep(0.3)
+    assert got == []

@@ -89,6 +89,10 @@ class ArmControllerNode(Node):
     def _on_pick_place(self, msg: PickPlace) -> None:
         if not self.get_parameter("execute_pick_place").value or self._stopping.is_set():
             return
+        stages, refusal = self.plan(msg)
+        if stages is None:  # refused without taking the arm (a goal may want it meanwhile)
+            self.get_logger().error(f"{msg.instruction!r}: {refusal}")
+            return
         if not self._busy.acquire(blocking=False):
             self.get_logger().warning(f"dropping PickPlace for {msg.instruction!r}: the arm is busy")
             return
@@ -149,10 +153,10 @@ class ArmControllerNode(Node):
 
     # -- execution --------------------------------------------------------------------------
 
-    def execute(self, msg: PickPlace, feedback, cancelled) -> tuple[bool, str]:
-        """Run the eight stages; (success, message). Nothing moves when the poses are refused."""
+    def plan(self, msg: PickPlace) -> tuple[list | None, str]:
+        """The eight stages for ``msg``, or (None, the reason it is refused)."""
         if msg.header.frame_id not in ("", self.base_frame):
-            return False, f"refused: PickPlace is in frame {msg.header.frame_id!r}, expected {self.base_frame!r}"
+            return None, f"refused: PickPlace is in frame {msg.header.frame_id!r}, expected {self.base_frame!r}"
         pick, place = msg.pick, msg.place
         try:
             stages = pick_place_stages(
@@ -160,10 +164,16 @@ class ArmControllerNode(Node):
                 np.array([place.position.x, place.position.y, place.position.z]), _yaw(place),
                 self.workspace, self.sequence)
         except ValueError as exc:
-            return False, f"refused: {exc}"
-        yaws = (stages[0].yaw, stages[-1].yaw)
-        if not np.all(np.isfinite(yaws)):
-            return False, "refused: pick or place orientation is not a valid quaternion"
+            return None, f"refused: {exc}"
+        if not np.all(np.isfinite((stages[0].yaw, stages[-1].yaw))):
+            return None, "refused: pick or place orientation is not a valid quaternion"
+        return stages, ""
+
+    def execute(self, msg: PickPlace, feedback, cancelled) -> tuple[bool, str]:
+        """Run the eight stages; (success, message). Nothing moves when the poses are refused."""
+        stages, refusal = self.plan(msg)
+        if stages is None:
+            return False, refusal
         holding = False
         for i, stage in enumerate(stages):
             if self._stopping.is_set():
