@@ -139,3 +139,11 @@ def test_a_bare_kind_with_one_look_is_not_ambiguous(env, policy):
     frame = env.reset(1)  # two cyan blocks, one red, one yellow: "the left block" is one clear match
     plan = policy.act(frame, "put the left block in the green bowl")
     assert plan.pick_phrase == "block"
+
+
+def test_the_cliport_policy_refuses_a_bare_kind_too(env):
+    cliport = make_policy("cliport", device="cpu")
+    frame = env.reset(1)  # cyan, cyan, red and yellow blocks
+    with pytest.raises(GroundingRefused, match=re.escape("which block? I see cyan, red and yellow blocks")):
+        cliport.act(frame, "put the \U0001F7E5 block in the \U0001F7E9 bowl")
+    assert cliport.act(frame, env.instruction).pick_phrase  # a named colour is fine

@@ -11,7 +11,7 @@ import signal
 import time
 
 import pytest
-from conftest import sim_params
+from conftest import assert_no_segments_left, sim_params
 
 pytestmark = pytest.mark.ros
 
@@ -155,7 +155,7 @@ def test_unreachable_tool_target_is_a_clear_failure(client):
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_nodes_stop_cleanly_on_signals(launch, sig):
-    from vla_grounding.nodes.processes import clean_fastdds_shm, fastdds_shm_files
+    from vla_grounding.nodes.processes import fastdds_shm_files
 
     before = fastdds_shm_files()
     procs = [launch("vla_grounding.nodes.sim_node", sim_params("sim_node"), name=f"sim_{sig.name}"),
@@ -171,15 +171,7 @@ def test_nodes_stop_cleanly_on_signals(launch, sig):
         start = time.monotonic()
         assert proc.stop(timeout=20, sig=sig) == 0, proc.output()[-2000:]
         assert time.monotonic() - start < 2.0, f"{proc.name} took {time.monotonic() - start:.1f} s to exit"
-    # Files of live participants (this test process) stay; leftovers of the stopped nodes are
-    # the new files that `fastdds shm clean` finds unused and removes. Fast DDS sometimes leaves
-    # a shared port mailbox (fastrtps_port*) when several participants close at once: tolerated
-    # here and removed by the launcher's clean-up; data segments must always be released.
-    new = fastdds_shm_files() - before
-    clean_fastdds_shm()
-    leftovers = new - fastdds_shm_files()
-    segments = {f for f in leftovers if "port" not in f}
-    assert not segments, f"Fast DDS segments left in /dev/shm by stopped nodes: {sorted(segments)}"
+    assert_no_segments_left(before)  # files of live participants (this test process) stay
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -200,10 +192,13 @@ def test_sigterm_during_a_motion_answers_the_goal_and_exits_0_within_2_s(launch,
     from vla_grounding.action import ExecuteInstruction
 
     from vla_grounding.nodes.background import wait_future
+    from vla_grounding.nodes.processes import fastdds_shm_files
 
     graph = {"sim": launch("vla_grounding.nodes.sim_node", sim_params("sim_node", task=TASK, seed=5), name="sim_t"),
-             "grounding": launch("vla_grounding.nodes.grounding_node", sim_params("grounding_node"), name="gr_t"),
-             "arm": launch("vla_grounding.nodes.arm_controller_node", sim_params("arm_controller_node"), name="arm_t")}
+             "grounding": launch("vla_grounding.nodes.grounding_node", sim_params("grounding_node"), name="gr_t")}
+    time.sleep(3.0)  # their DDS participants exist now: new files after this are the arm's
+    before = fastdds_shm_files()
+    graph["arm"] = launch("vla_grounding.nodes.arm_controller_node", sim_params("arm_controller_node"), name="arm_t")
     client = GraphClient(ros_node.node, graph)
     stages: list[str] = []
     handle = wait_future(client.action.send_goal_async(
@@ -223,3 +218,5 @@ def test_sigterm_during_a_motion_answers_the_goal_and_exits_0_within_2_s(launch,
     result = wait_future(result_future, 10).result
     assert not result.success and "the node is shutting down" in result.message, result.message
     client.action.destroy()
+    assert_no_segments_left(before)
+

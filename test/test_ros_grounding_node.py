@@ -309,3 +309,11 @@ def test_an_ambiguous_instruction_is_refused_naming_the_candidates(ros_node, cli
                                            "(e.g. 'the cyan block')"), r.message
     time.sleep(0.3)
     assert got == []
+
+
+def test_depth_holes_over_the_objects_are_named(client, camera, sim_frame, sim_scene):
+    depth = sim_frame.depth.copy()
+    depth[60:] = np.nan  # a depth hole over the whole table
+    camera.publish(depth=depth, repeats=2)
+    r = client(named_instruction(sim_scene))
+    assert not r.success and "of the depth image has no valid depth: an object inside a depth hole" in r.message

@@ -19,6 +19,7 @@ from vla_grounding.cliport.features import clip_maps, load_backend
 from vla_grounding.cliport.language import text_features
 from vla_grounding.cliport.model import CliportModel, encode_image, normalize_clip_map
 from vla_grounding.cliport.transport import rotation_angles
+from vla_grounding.grounding.ambiguity import refuse_if_ambiguous_instruction
 from vla_grounding.perception.camera import RGBDFrame
 from vla_grounding.perception.heightmap import TopDownView, top_down_view
 from vla_grounding.policy import GroundingRefused, PickPlacePlan
@@ -131,6 +132,7 @@ class CliportPolicy:
             raise GroundingRefused(
                 f"this CLIPort checkpoint was trained on {self.config.task!r}; the scene is {frame_task!r}"
             )
+        refuse_if_ambiguous_instruction(frame, self.workspace, instruction)
         try:
             view = top_down_view(frame, self.workspace)
         except ValueError as exc:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vla_grounding.grounding.ambiguity import hollow, is_bare_kind, refuse_if_ambiguous
 from vla_grounding.grounding.clip_backend import SHIPPED_DIR, SHIPPED_MODEL, ClipBackend
-from vla_grounding.grounding.colour_names import colour_name
 from vla_grounding.grounding.proposals import Proposals, Region, propose_regions
 from vla_grounding.grounding.scoring import Calibration, score_crops
 from vla_grounding.language.parse import ParsedInstruction, Spatial, parse_instruction
@@ -49,26 +49,6 @@ class Grounding:
         for r in self.proposals.regions:
             out[r.cells[:, 0], r.cells[:, 1]] = conf[r.index]
         return out
-
-
-# Words that name a kind of object without telling objects of that kind apart: a phrase made
-# of these alone ("block", "the bowl") is ambiguous when several objects of differing colours match.
-KIND_WORDS = frozenset({"block", "cube", "bowl", "object", "thing", "box", "ring", "disc", "disk", "container"})
-
-
-def _hollow(r: Region) -> bool:
-    """A bowl or box: its floor lies well below its rim."""
-    return r.top - r.floor > 0.015
-
-
-def _is_a(r: Region, kind_phrase: str) -> bool:
-    """Whether region ``r`` is of the kind a bare phrase names, by its shape (CLIP's scores of a
-    bare "block" lean towards some colours, so they cannot list every candidate)."""
-    if kind_phrase.split()[-1] in ("bowl", "box", "container"):
-        return _hollow(r)
-    if kind_phrase.split()[-1] in ("block", "cube"):
-        return not _hollow(r)
-    return True
 
 
 def _inside(a: Region, b: Region) -> bool:
@@ -141,8 +121,8 @@ class ClipRegionsPolicy:
         if not cands:
             raise GroundingRefused(f"the only match for '{phrase}' is the object already chosen for the other phrase")
         if spatial is None:
-            if set(phrase.split()) <= KIND_WORDS:
-                self._refuse_if_ambiguous(phrase, [r for r in regions if r.index not in exclude and _is_a(r, phrase)])
+            if is_bare_kind(phrase):
+                refuse_if_ambiguous(phrase, [r for r in regions if r.index not in exclude])
             return max(cands, key=lambda r: (prefer(r), conf[r.index]))
         xy = {r.index: r.centre[:2] for r in cands}
         if spatial.anchor is None:
@@ -168,16 +148,6 @@ class ClipRegionsPolicy:
             raise GroundingRefused(f"no '{phrase}' is {spatial.word} of the '{spatial.anchor}'")
         return min(side, key=lambda r: dist[r.index])
 
-    @staticmethod
-    def _refuse_if_ambiguous(phrase: str, cands: list[Region]) -> None:
-        """A bare kind ("the block") matching objects of several colours: refuse, naming them.
-        Candidates that all look alike (three red blocks) are not ambiguous: any will do."""
-        names = sorted({colour_name(r.mean_rgb) for r in cands})
-        if len(names) > 1:
-            listed = ", ".join(names[:-1]) + f" and {names[-1]}"
-            raise GroundingRefused(f"which {phrase}? I see {listed} {phrase}s: say which one (e.g. "
-                                   f"'the {names[0]} {phrase}')")
-
     def _ws_centre(self) -> np.ndarray:
         ws = self.workspace
         return np.array([(ws.x_min + ws.x_max) / 2, (ws.y_min + ws.y_max) / 2])
@@ -192,7 +162,7 @@ class ClipRegionsPolicy:
             reach = float(np.abs(d) @ target.half_extent + np.abs(d) @ held.half_extent) + BESIDE_GAP
             xy = target.centre[:2] + d * reach
             return np.array([xy[0], xy[1], z0])
-        if relation == "in" and _hollow(target):  # a bowl/box: put it on the floor, inside
+        if relation == "in" and hollow(target):  # a bowl/box: put it on the floor, inside
             return np.array([target.centre[0], target.centre[1], z0 + target.floor])
         return np.array([target.grasp[0], target.grasp[1], z0 + target.top])  # on top of it
 

@@ -59,13 +59,13 @@ class ArmControllerNode(Node):
                                 low=0.0, high=0.1),
         )
         self.workspace = declare_workspace(self)
+        self._busy = threading.Lock()
+        self._stopping = threading.Event()  # set on SIGINT/SIGTERM: calls in flight are abandoned, the sequence stops
         self.backend: MotionBackend
         if backend == "sim":
-            self.backend = SimBackend(self, self.base_frame, move_service, tool_service, motion_timeout)
+            self.backend = SimBackend(self, self.base_frame, move_service, tool_service, motion_timeout, self._stopping)
         else:
             self.backend = MoveItBackend(self, self.base_frame, group, tool_link, tool_service, motion_timeout)
-        self._busy = threading.Lock()
-        self._stopping = threading.Event()  # set on SIGINT/SIGTERM: the running sequence stops at its next stage
         self.ground_client = self.create_client(Ground, "ground", callback_group=ReentrantCallbackGroup())
         self._action = ActionServer(
             self, ExecuteInstruction, "execute_instruction", self._execute,
@@ -126,7 +126,7 @@ class ArmControllerNode(Node):
         request = Ground.Request(instruction=goal.instruction, min_confidence=goal.min_confidence,
                                  max_image_age=goal.max_image_age)
         try:
-            response = call(self, self.ground_client, request, self.ground_timeout)
+            response = call(self, self.ground_client, request, self.ground_timeout, self._stopping)
         except (RuntimeError, TimeoutError) as exc:
             response = Ground.Response(success=False, message=str(exc))
         result.grounding_seconds = time.monotonic() - start
@@ -196,8 +196,8 @@ class ArmControllerNode(Node):
         return True, "picked and placed"
 
 
-    def close(self) -> None:
-        """Called on SIGINT/SIGTERM before the executor stops: end a running sequence at its next stage."""
+    def request_stop(self) -> None:
+        """On SIGINT/SIGTERM: abandon the calls in flight; the running goal ends with a result."""
         self._stopping.set()
 
     def busy(self) -> bool:

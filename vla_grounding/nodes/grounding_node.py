@@ -224,7 +224,7 @@ class GroundingNode(Node):
         try:
             plan = self.policy.act(frame, instruction)
         except GroundingRefused as exc:
-            raise Refusal(str(exc)) from exc
+            raise Refusal(_with_depth_holes(str(exc), frame.depth)) from exc
         except Exception as exc:  # a policy bug must not take the node down
             self.get_logger().error(traceback.format_exc())
             raise Refusal(f"the {self.policy_name} policy failed: {exc}") from exc
@@ -354,6 +354,15 @@ class GroundingNode(Node):
         self.markers_pub.publish(markers)
         if self.heatmap_pub.get_subscription_count():
             self.heatmap_pub.publish(numpy_to_image(_overlay(plan, frame, self.workspace), "rgb8", out.header))
+
+
+def _with_depth_holes(reason: str, depth: np.ndarray) -> str:
+    """A "nothing found" reason, with the depth holes an object may hide in when there are many."""
+    invalid = 1.0 - float(np.isfinite(depth).mean())
+    if invalid > 0.02 and reason.startswith(("nothing in view matches", "no objects found")):
+        return (f"{reason}; {invalid:.0%} of the depth image has no valid depth: an object inside a depth hole "
+                "cannot be seen")
+    return reason
 
 
 def _request_limits(min_confidence: float, max_image_age: float) -> tuple[float | None, float | None]:

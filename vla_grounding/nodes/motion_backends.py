@@ -7,6 +7,7 @@ imported only when selected (moveit_py exists on real ROS installs, not in the w
 
 from __future__ import annotations
 
+import threading
 from typing import Protocol
 
 import numpy as np
@@ -31,28 +32,29 @@ class MotionBackend(Protocol):
 class ToolService:
     """The suction/gripper as a std_srvs/SetBool service (sim_node's ``sim/suction`` or a robot driver's)."""
 
-    def __init__(self, node: Node, service: str, timeout: float) -> None:
-        self.node, self.timeout = node, timeout
+    def __init__(self, node: Node, service: str, timeout: float, stop: threading.Event | None = None) -> None:
+        self.node, self.timeout, self.stop = node, timeout, stop
         self.client = node.create_client(SetBool, service, callback_group=ReentrantCallbackGroup())
 
     def set_tool(self, on: bool) -> tuple[bool, str]:
-        response = call(self.node, self.client, SetBool.Request(data=on), self.timeout)
+        response = call(self.node, self.client, SetBool.Request(data=on), self.timeout, self.stop)
         return bool(response.success), response.message
 
 
 class SimBackend(ToolService):
     """sim_node's ``sim/move_tool`` (straight-line, contact-guarded descents) and ``sim/suction``."""
 
-    def __init__(self, node: Node, base_frame: str, move_service: str, tool_service: str, timeout: float) -> None:
+    def __init__(self, node: Node, base_frame: str, move_service: str, tool_service: str, timeout: float,
+                 stop: threading.Event | None = None) -> None:
         from vla_grounding.srv import MoveTool
 
-        super().__init__(node, tool_service, timeout)
+        super().__init__(node, tool_service, timeout, stop)
         self.base_frame, self._srv = base_frame, MoveTool
         self.move_client = node.create_client(MoveTool, move_service, callback_group=ReentrantCallbackGroup())
 
     def move_tool(self, position: np.ndarray, yaw: float, speed: float = 0.0) -> tuple[bool, str]:
         request = self._srv.Request(target=tool_pose_stamped(self.base_frame, position, yaw), speed=float(speed))
-        response = call(self.node, self.move_client, request, self.timeout)
+        response = call(self.node, self.move_client, request, self.timeout, self.stop)
         return bool(response.success), response.message
 
 

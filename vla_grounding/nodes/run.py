@@ -30,16 +30,11 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
     STOP.phase = "starting"
     try:
         rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    except KeyboardInterrupt:
-        return 0
     except Exception as exc:  # rcl reports unreadable --params-file / bad --ros-args as RCLError
         print(f"[{name}] cannot start: bad ROS arguments: {str(exc).split(', at ')[0]}", file=sys.stderr, flush=True)
         return 2
     try:
         node = factory()
-    except KeyboardInterrupt:  # stopped while starting: nothing to clean up but rclpy
-        rclpy.try_shutdown()
-        return 0
     except (ValueError, RuntimeError, FileNotFoundError, OSError) as exc:
         print(f"[{name}] cannot start: {exc}", file=sys.stderr, flush=True)
         rclpy.try_shutdown()
@@ -65,25 +60,30 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
 
 
 def _drain(node: Node, executor) -> None:
-    """Let the node finish (or abort) work in flight: ``node.close()`` asks it to stop, and the
-    executor keeps spinning meanwhile, since that work may wait for a service response. A node
-    still busy after DRAIN_SECONDS ends the process at once (exit 0) rather than hang in the
-    interpreter's join of its worker threads."""
+    """Stop the node's work in flight, then release what it holds.
+
+    ``node.request_stop()`` (if defined) asks running work to give up; while ``node.busy()``
+    the executor keeps spinning, since that work may wait for a service response, and the
+    reply it ends with must go out. A node still busy after DRAIN_SECONDS ends the process at
+    once (exit 0) rather than hang in the interpreter's join of its worker threads. Then
+    ``node.close()``.
+    """
+    request_stop = getattr(node, "request_stop", None)
+    if request_stop is not None:
+        request_stop()
+    busy = getattr(node, "busy", None)
+    if busy is not None:
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while busy() and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.02)
+        grace = min(deadline, time.monotonic() + 0.25)  # a reply (an action result) goes out after the work
+        while time.monotonic() < grace:
+            executor.spin_once(timeout_sec=0.02)
+        if busy():
+            print(f"[{node.get_name()}] still busy {DRAIN_SECONDS:g} s after the stop request: exiting without it",
+                  file=sys.stderr, flush=True)
+            sys.stdout.flush()
+            os._exit(0)
     close = getattr(node, "close", None)
     if close is not None:
         close()
-    busy = getattr(node, "busy", None)
-    if busy is None:
-        return
-    deadline = time.monotonic() + DRAIN_SECONDS
-    while busy() and time.monotonic() < deadline:
-        executor.spin_once(timeout_sec=0.02)
-    # the reply (an action result) is sent after the work itself returns: let it go out
-    grace = min(deadline, time.monotonic() + 0.25)
-    while time.monotonic() < grace:
-        executor.spin_once(timeout_sec=0.02)
-    if busy():
-        print(f"[{node.get_name()}] still busy {DRAIN_SECONDS:g} s after the stop request: exiting without it",
-              file=sys.stderr, flush=True)
-        sys.stdout.flush()
-        os._exit(0)

@@ -186,6 +186,10 @@ class SimNode(Node):
             response.score, response.done, response.steps = float(env.score), bool(env.done), int(env.steps)
         return response
 
+    def busy(self) -> bool:
+        """A motion, reset or render in progress: on shutdown it is finished (and answered) first."""
+        return self._lock.locked()
+
     def close(self) -> None:
         with self._lock:
             self.env.close()

@@ -4,8 +4,9 @@ Every node module imports it before anything heavy (rclpy, torch), so a Ctrl-C o
 any moment ends the process with code 0 within 2 s:
 
 - while the modules are still importing, nothing exists to clean up: exit at once;
-- while the node is being built (rclpy initialised, a model loading), abort the start-up
-  with KeyboardInterrupt, which ``run_node`` turns into a clean exit;
+- while the node is being built (rclpy initialised, a model loading), shut rclpy down (its
+  DDS participant and shared-memory files) and exit at once: an exception raised there
+  could be swallowed or escape from inside a library (seen: exit -2 from within torch);
 - while it spins, set a flag that ``run_node``'s loop checks every 0.1 s.
 
 rclpy's own handlers are not used: they chain to Python's, whose KeyboardInterrupt can land
@@ -32,7 +33,8 @@ class StopRequest:
         if self.phase == "importing":
             os._exit(0)
         if self.phase == "starting":
-            raise KeyboardInterrupt
+            _shut_rclpy_down()
+            os._exit(0)
 
     def install(self) -> None:
         for sig in STOP_SIGNALS:
@@ -43,6 +45,17 @@ class StopRequest:
         """Ignore further signals (while cleaning up after the first)."""
         for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
+
+
+def _shut_rclpy_down() -> None:
+    """Best effort: the default context shut down and destroyed (its DDS participant with it)."""
+    try:
+        import rclpy
+
+        rclpy.try_shutdown()
+        rclpy.get_default_context().destroy()
+    except Exception:  # half-built node handles may still hold it: exiting is what matters now
+        pass
 
 
 STOP = StopRequest()
