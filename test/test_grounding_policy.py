@@ -146,4 +146,4 @@ def test_the_cliport_policy_refuses_a_bare_kind_too(env):
     frame = env.reset(1)  # cyan, cyan, red and yellow blocks
     with pytest.raises(GroundingRefused, match=re.escape("which block? I see cyan, red and yellow blocks")):
         cliport.act(frame, "put the \U0001F7E5 block in the \U0001F7E9 bowl")
-    assert cliport.act(frame, env.instruction).pick_phrase  # a named colour is fine
+    assert cliport.act(frame, env.instruction).policy == "cliport"  # a named colour is fine
