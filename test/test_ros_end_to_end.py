@@ -188,7 +188,7 @@ def test_a_node_stopped_while_it_loads_its_model_exits_0_within_2_s(launch, sig)
     assert code == 0 and time.monotonic() - start < 2.0, (code, time.monotonic() - start, proc.output()[-2000:])
 
 
-def test_sigterm_during_a_motion_answers_the_goal_and_exits_0_within_2_s(launch, ros_node):
+def test_sigterm_during_a_goal_answers_it_and_exits_0_within_2_s(launch, ros_node):
     from vla_grounding.action import ExecuteInstruction
 
     from vla_grounding.nodes.background import wait_future
@@ -207,7 +207,7 @@ def test_sigterm_during_a_motion_answers_the_goal_and_exits_0_within_2_s(launch,
     assert handle.accepted
     result_future = handle.get_result_async()
     deadline = time.monotonic() + 120
-    while "approach_pick" not in stages:  # the first motion stage
+    while "grounding" not in stages:  # the arm waits on the ground call now (a stage is a call, too)
         assert time.monotonic() < deadline and not result_future.done(), (stages, graph["arm"].output()[-2000:])
         time.sleep(0.01)
     start = time.monotonic()
