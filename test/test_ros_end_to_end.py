@@ -189,34 +189,45 @@ def test_a_node_stopped_while_it_loads_its_model_exits_0_within_2_s(launch, sig)
 
 
 def test_sigterm_during_a_goal_answers_it_and_exits_0_within_2_s(launch, ros_node):
+    """In a namespace of its own: the module's graph runs beside it."""
+    from rclpy.action import ActionClient
     from vla_grounding.action import ExecuteInstruction
+    from vla_grounding.srv import Ground, TaskState
 
     from vla_grounding.nodes.background import wait_future
+    from vla_grounding.nodes.graph import wait_for_action_server, wait_for_service
     from vla_grounding.nodes.processes import fastdds_shm_files
 
-    graph = {"sim": launch("vla_grounding.nodes.sim_node", sim_params("sim_node", task=TASK, seed=5), name="sim_t"),
-             "grounding": launch("vla_grounding.nodes.grounding_node", sim_params("grounding_node"), name="gr_t")}
+    ns = ["-r", "__ns:=/sigterm_test"]
+    launch("vla_grounding.nodes.sim_node", [*sim_params("sim_node", task=TASK, seed=5), *ns], name="sim_t")
+    launch("vla_grounding.nodes.grounding_node", [*sim_params("grounding_node"), *ns], name="gr_t")
     time.sleep(3.0)  # their DDS participants exist now: new files after this are the arm's
     before = fastdds_shm_files()
-    graph["arm"] = launch("vla_grounding.nodes.arm_controller_node", sim_params("arm_controller_node"), name="arm_t")
-    client = GraphClient(ros_node.node, graph)
+    arm = launch("vla_grounding.nodes.arm_controller_node", [*sim_params("arm_controller_node"), *ns], name="arm_t")
+    action = ActionClient(ros_node.node, ExecuteInstruction, "/sigterm_test/execute_instruction")
+    state = ros_node.node.create_client(TaskState, "/sigterm_test/sim/state")
+    ground = ros_node.node.create_client(Ground, "/sigterm_test/ground")
+    wait_for_action_server(action, timeout=120)
+    wait_for_service(state, timeout=60)
+    wait_for_service(ground, timeout=120)  # the signal is to land inside the ground call, not before it
+    instruction = wait_future(state.call_async(TaskState.Request()), 30).instruction
     stages: list[str] = []
-    handle = wait_future(client.action.send_goal_async(
-        ExecuteInstruction.Goal(instruction=client.state().instruction),
-        feedback_callback=lambda f: stages.append(f.feedback.stage)), 60)
+    handle = wait_future(action.send_goal_async(ExecuteInstruction.Goal(instruction=instruction),
+                                                feedback_callback=lambda f: stages.append(f.feedback.stage)), 60)
     assert handle.accepted
     result_future = handle.get_result_async()
     deadline = time.monotonic() + 120
     while "grounding" not in stages:  # the arm waits on the ground call now (a stage is a call, too)
-        assert time.monotonic() < deadline and not result_future.done(), (stages, graph["arm"].output()[-2000:])
+        assert time.monotonic() < deadline and not result_future.done(), (stages, arm.output()[-2000:])
         time.sleep(0.01)
     start = time.monotonic()
-    graph["arm"].proc.send_signal(signal.SIGTERM)
-    code = graph["arm"].proc.wait(10)
+    arm.proc.send_signal(signal.SIGTERM)
+    code = arm.proc.wait(10)
     elapsed = time.monotonic() - start
-    assert code == 0 and elapsed < 2.0, (code, elapsed, graph["arm"].output()[-2000:])
-    result = wait_future(result_future, 10).result
+    assert code == 0 and elapsed < 2.0, (code, elapsed, arm.output()[-2000:])
+    try:
+        result = wait_future(result_future, 10).result
+    except TimeoutError:
+        pytest.fail(f"no result for the goal: {stages}\n{arm.output()[-3000:]}")
     assert not result.success and "the node is shutting down" in result.message, result.message
-    client.action.destroy()
     assert_no_segments_left(before)
-

@@ -67,7 +67,6 @@ def graph(ros_node, sim_launch):
         assert time.monotonic() < deadline, f"the launched graph did not come up:\n{sim_launch.output()[-4000:]}"
         time.sleep(0.3)
     yield clients
-    clients["action"].destroy()  # a live action client keeps the test's DDS participant open
     assert sim_launch.alive(), sim_launch.output()[-4000:]
 
 

@@ -19,8 +19,12 @@ def call(node: Node, client, request, timeout: float, stop: threading.Event | No
     (e.g. a ReentrantCallbackGroup), since this thread blocks while waiting. ``stop``: give up
     (``Stopped``) as soon as it is set, so a shutting-down node does not wait out a long call.
     """
-    if not client.wait_for_service(timeout_sec=min(timeout, 5.0)):
-        raise RuntimeError(f"service {client.srv_name} is not available")
+    deadline = time.monotonic() + min(timeout, 5.0)
+    while not client.wait_for_service(timeout_sec=0.05 if stop is not None else min(timeout, 5.0)):
+        if stop is not None and stop.is_set():
+            raise Stopped(f"stopped waiting for {client.srv_name}: the node is shutting down")
+        if stop is None or time.monotonic() >= deadline:
+            raise RuntimeError(f"service {client.srv_name} is not available")
     done = threading.Event()
     future = client.call_async(request)
     future.add_done_callback(lambda _: done.set())
