@@ -52,7 +52,7 @@ def pytest_sessionfinish(session, exitstatus):
 
 
 EXTRAS_HINT = ("ROS 2 packages the registry's wheels lack; a ROS install has them, and in this checkout "
-               "`bash ../shared/ros2-jazzy-extras/install.sh .venv` adds them (README: Tests and CI)")
+               "scripts/install_ros_extras.sh adds them from the prebuilt extras (README: Tests and CI)")
 
 
 def missing_modules(*modules: str) -> list[str]:
