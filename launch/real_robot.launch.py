@@ -8,29 +8,12 @@ A missing params file, a missing backend (moveit_py), no camera pose or any node
 ends the launch with code 1 and one line that says what is missing.
 """
 
-import os
-
-from ament_index_python.packages import get_package_share_directory
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.substitutions import LaunchConfiguration
-
-from vla_grounding.nodes.launch_support import robot_graph
-
-
-def _nodes(context):
-    camera = LaunchConfiguration("camera").perform(context).rstrip("/")
-    return robot_graph(context, {
-        "camera/color/image_raw": f"{camera}/color/image_raw",
-        "camera/depth/image_raw": f"{camera}/aligned_depth_to_color/image_raw",
-        "camera/color/camera_info": f"{camera}/color/camera_info",
-    })
+from vla_grounding.nodes.launch_support import robot_launch_description
 
 
 def generate_launch_description():
-    default_params = os.path.join(get_package_share_directory("vla_grounding"), "config", "real_robot.yaml")
-    return LaunchDescription([
-        DeclareLaunchArgument("params_file", default_value=default_params, description="node parameters (YAML)"),
-        DeclareLaunchArgument("camera", default_value="/camera/camera", description="RealSense namespace"),
-        OpaqueFunction(function=_nodes),
-    ])
+    return robot_launch_description("real_robot.yaml", "/camera/camera", {
+        "camera/color/image_raw": "/color/image_raw",
+        "camera/depth/image_raw": "/aligned_depth_to_color/image_raw",
+        "camera/color/camera_info": "/color/camera_info",
+    })

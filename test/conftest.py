@@ -249,3 +249,18 @@ def assert_no_segments_left(before: set[str]) -> None:
     clean_fastdds_shm()
     segments = {f for f in new - fastdds_shm_files() if "port" not in f}
     assert not segments, f"Fast DDS segments left in /dev/shm by stopped nodes: {sorted(segments)}"
+
+
+def ground_client(node, proc: NodeProcess, service: str = "ground"):
+    """A vla_grounding/Ground client on ``node`` once ``proc`` serves ``service``; the test fails
+    with the node's output when it does not come up."""
+    from vla_grounding.srv import Ground
+
+    from vla_grounding.nodes.graph import wait_for_service
+
+    cli = node.create_client(Ground, service)
+    try:
+        wait_for_service(cli, timeout=90)
+    except TimeoutError:
+        pytest.fail(f"{proc.name} did not serve {service}:\n{proc.output()[-3000:]}")
+    return cli

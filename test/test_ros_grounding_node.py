@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import Camera, render_scene, sim_params
+from conftest import Camera, ground_client, render_scene, sim_params
 
 pytestmark = pytest.mark.ros
 
@@ -51,13 +51,8 @@ def grounding(module_launch, request):
 def client(ros_node, grounding):
     from vla_grounding.srv import Ground
 
-    from vla_grounding.nodes.graph import wait_for_service
 
-    cli = ros_node.node.create_client(Ground, "ground")
-    try:
-        wait_for_service(cli, timeout=90)
-    except TimeoutError:
-        pytest.fail(f"grounding_node did not come up:\n{grounding.output()[-3000:]}")
+    cli = ground_client(ros_node.node, grounding, "ground")
 
     def ground(text: str, max_image_age: float = 0.0):
         from vla_grounding.nodes.background import wait_future
@@ -180,15 +175,10 @@ def test_cliport_policy_grounds_through_its_node(launch, ros_node, camera, sim_s
     from vla_grounding.srv import Ground
 
     from vla_grounding.nodes.background import wait_future
-    from vla_grounding.nodes.graph import wait_for_service
 
     node = launch("vla_grounding.nodes.grounding_node",
                   [*sim_params("grounding_node", policy="cliport"), "-r", "ground:=cliport/ground"], name="cliport")
-    cli = ros_node.node.create_client(Ground, "cliport/ground")
-    try:
-        wait_for_service(cli, timeout=90)
-    except TimeoutError:
-        pytest.fail(node.output()[-3000:])
+    cli = ground_client(ros_node.node, node, "cliport/ground")
     objects = sim_scene[1]
     block = next(o for o in objects if o["kind"] == "block")
     bowl = next(o for o in objects if o["kind"] == "bowl")
@@ -278,15 +268,10 @@ def test_sigterm_during_a_ground_call_answers_it_and_exits_0_within_2_s(launch, 
     from vla_grounding.srv import Ground
 
     from vla_grounding.nodes.background import wait_future
-    from vla_grounding.nodes.graph import wait_for_service
 
     proc = launch("vla_grounding.nodes.grounding_node", [*sim_params("grounding_node", use_tf=False),
                                                          "-r", "ground:=sigterm/ground"], name="grounding_sigterm")
-    cli = ros_node.node.create_client(Ground, "sigterm/ground")
-    try:
-        wait_for_service(cli, timeout=90)
-    except TimeoutError:
-        pytest.fail(proc.output()[-3000:])
+    cli = ground_client(ros_node.node, proc, "sigterm/ground")
     camera.publish(repeats=3)
     future = cli.call_async(Ground.Request(instruction=named_instruction(sim_scene)))
     time.sleep(0.05)  # the call is in the node now (clip_regions' act() takes ~0.3 s here)

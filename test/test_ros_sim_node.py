@@ -136,7 +136,8 @@ def test_camera_calibration_is_on_tf_static(ros_node, sim):
     from conftest import sim_config
     from rclpy.time import Time
 
-    from vla_grounding.perception.transforms import pose_list_to_matrix, pose_to_matrix
+    from vla_grounding.nodes.pose_msgs import transform_to_matrix
+    from vla_grounding.perception.transforms import pose_list_to_matrix
 
     buffer = tf2_ros.Buffer()
     listener = tf2_ros.TransformListener(buffer, ros_node.node)  # transient local: late joiners get it
@@ -148,7 +149,6 @@ def test_camera_calibration_is_on_tf_static(ros_node, sim):
         t = buffer.lookup_transform("base_link", "camera_color_optical_frame", Time()).transform
     finally:
         listener.unregister()
-    got = pose_to_matrix([t.translation.x, t.translation.y, t.translation.z],
-                         [t.rotation.x, t.rotation.y, t.rotation.z, t.rotation.w])
+    got = transform_to_matrix(t)
     expected = pose_list_to_matrix(sim_config()["/**"]["ros__parameters"]["camera_pose"])
     np.testing.assert_allclose(got, expected, atol=1e-5)

@@ -14,7 +14,7 @@ import time
 import numpy as np
 import pytest
 import yaml
-from conftest import SCRATCH, Camera, render_scene, sim_config, sim_params
+from conftest import SCRATCH, Camera, ground_client, render_scene, sim_config, sim_params
 
 pytestmark = [pytest.mark.ros, pytest.mark.extras("tf2_ros")]
 
@@ -56,20 +56,14 @@ class Tf:
         self.node, self.broadcaster = node, TransformBroadcaster(node)
 
     def at(self, pose: np.ndarray, seconds_from_now: float = 0.0, stamp=None) -> None:
-        from geometry_msgs.msg import TransformStamped
         from rclpy.duration import Duration
         from rclpy.time import Time
 
-        from vla_grounding.perception.transforms import matrix_to_pose_list
+        from vla_grounding.nodes.pose_msgs import transform_stamped
 
-        t = TransformStamped()
         when = Time.from_msg(stamp) if stamp is not None else self.node.get_clock().now()
-        t.header.stamp = (when + Duration(nanoseconds=int(seconds_from_now * 1e9))).to_msg()
-        t.header.frame_id, t.child_frame_id = "base_link", CAMERA_FRAME
-        x, y, z, qx, qy, qz, qw = matrix_to_pose_list(pose)
-        t.transform.translation.x, t.transform.translation.y, t.transform.translation.z = x, y, z
-        t.transform.rotation.x, t.transform.rotation.y, t.transform.rotation.z, t.transform.rotation.w = qx, qy, qz, qw
-        self.broadcaster.sendTransform(t)
+        when += Duration(nanoseconds=int(seconds_from_now * 1e9))
+        self.broadcaster.sendTransform(transform_stamped("base_link", CAMERA_FRAME, pose, when.to_msg()))
 
 
 def moved(pose: np.ndarray) -> np.ndarray:
@@ -82,13 +76,8 @@ def moved(pose: np.ndarray) -> np.ndarray:
 def ground(ros_node, grounding):
     from vla_grounding.srv import Ground
 
-    from vla_grounding.nodes.graph import wait_for_service
 
-    cli = ros_node.node.create_client(Ground, "ground")
-    try:
-        wait_for_service(cli, timeout=90)
-    except TimeoutError:
-        pytest.fail(grounding.output()[-3000:])
+    cli = ground_client(ros_node.node, grounding, "ground")
     return lambda text: cli.call_async(Ground.Request(instruction=text))
 
 
@@ -161,16 +150,11 @@ def test_the_calibration_is_the_fallback_with_a_warning(launch, ros_node, scene)
     from vla_grounding.srv import Ground
 
     from vla_grounding.nodes.background import wait_future
-    from vla_grounding.nodes.graph import wait_for_service
 
     proc = launch("vla_grounding.nodes.grounding_node",
                   [*sim_params("grounding_node", use_tf=True, tf_timeout=0.3), "-r", "ground:=fallback/ground"],
                   name="grounding_fallback")
-    cli = ros_node.node.create_client(Ground, "fallback/ground")
-    try:
-        wait_for_service(cli, timeout=90)
-    except TimeoutError:
-        pytest.fail(proc.output()[-3000:])
+    cli = ground_client(ros_node.node, proc, "fallback/ground")
     text, block = instruction_and_block(scene)
     Camera(ros_node.node, scene[0], frame_id="hand_eye_optical_frame").publish(repeats=2)
     r = wait_future(cli.call_async(Ground.Request(instruction=text)), 60)

@@ -65,7 +65,8 @@ class ArmControllerNode(Node):
         if backend == "sim":
             self.backend = SimBackend(self, self.base_frame, move_service, tool_service, motion_timeout, self._stopping)
         else:
-            self.backend = MoveItBackend(self, self.base_frame, group, tool_link, tool_service, motion_timeout)
+            self.backend = MoveItBackend(self, self.base_frame, group, tool_link, tool_service, motion_timeout,
+                                         self._stopping)
         self.ground_client = self.create_client(Ground, "ground", callback_group=ReentrantCallbackGroup())
         self._action = ActionServer(
             self, ExecuteInstruction, "execute_instruction", self._execute,

@@ -41,10 +41,9 @@ from vla_grounding.nodes.image_conversion import (
     numpy_to_image,
 )
 from vla_grounding.nodes.params import declare, declare_camera_pose, declare_workspace
-from vla_grounding.nodes.pose_msgs import tool_pose
+from vla_grounding.nodes.pose_msgs import tool_pose, transform_to_matrix
 from vla_grounding.nodes.run import run_node
 from vla_grounding.perception.camera import RGBDFrame
-from vla_grounding.perception.transforms import pose_to_matrix
 from vla_grounding.policy import POLICIES, GroundingRefused, PickPlacePlan, make_policy
 from vla_grounding.srv import Ground
 
@@ -80,8 +79,7 @@ class TfCameraPose:
         from rclpy.time import Time
 
         t = self.buffer.lookup_transform(target, source, Time.from_msg(stamp), Duration(seconds=self.timeout))
-        tr, r = t.transform.translation, t.transform.rotation
-        return pose_to_matrix([tr.x, tr.y, tr.z], [r.x, r.y, r.z, r.w])
+        return transform_to_matrix(t.transform)
 
     def close(self) -> None:
         self._listener.unregister()
@@ -121,14 +119,12 @@ class GroundingNode(Node):
         self.bridge = None if conversion == "numpy" else load_cv_bridge(required=conversion == "cv_bridge")
         self.tf: TfCameraPose | None = None
         want_tf = use_tf and importlib.util.find_spec("tf2_ros") is not None
+        if not want_tf and self.calibration is None:
+            why = "tf2_ros is not installed" if use_tf else "use_tf is false"
+            raise ValueError(f"no camera pose: {why} and the camera_pose parameter is empty; set camera_pose "
+                             "[x, y, z, qx, qy, qz, qw] (your hand-eye calibration)")
         if use_tf and not want_tf:
-            if self.calibration is None:
-                raise ValueError("no camera pose: tf2_ros is not installed and the camera_pose parameter is empty; "
-                                 "set camera_pose [x, y, z, qx, qy, qz, qw] (your hand-eye calibration)")
             self.get_logger().warning("tf2_ros is not installed: the camera pose is the camera_pose parameter")
-        elif not use_tf and self.calibration is None:
-            raise ValueError("no camera pose: use_tf is false and the camera_pose parameter is empty; set camera_pose "
-                             "[x, y, z, qx, qy, qz, qw] (your hand-eye calibration) or use_tf true")
 
         options: dict = {"device": device}
         if checkpoint:

@@ -19,8 +19,9 @@ import tempfile
 from pathlib import Path
 
 import yaml
-from launch import LaunchContext
-from launch.actions import RegisterEventHandler
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchContext, LaunchDescription
+from launch.actions import DeclareLaunchArgument, OpaqueFunction, RegisterEventHandler
 from launch.event_handlers import OnProcessExit
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
@@ -90,13 +91,25 @@ def nodes_failing_fast(nodes: list[Node]) -> list:
     return [*nodes, *(exit_launch_on_failure(n) for n in nodes)]
 
 
-def robot_graph(context: LaunchContext, camera_topics: dict[str, str]) -> list:
-    """grounding_node (camera topics remapped to ``camera_topics``) and arm_controller_node on the
-    ``params_file`` argument's parameters, both failing fast: the graph for an external robot."""
-    params = checked_params_file(context)
-    return nodes_failing_fast([
-        Node(package="vla_grounding", executable="grounding_node", name="grounding_node", output="screen",
-             parameters=[params], remappings=list(camera_topics.items())),
-        Node(package="vla_grounding", executable="arm_controller_node", name="arm_controller_node",
-             output="screen", parameters=[params]),
+def robot_launch_description(config: str, camera: str, camera_topics: dict[str, str]) -> LaunchDescription:
+    """The launch file of an external robot (real or Gazebo): ``params_file`` (default: the
+    package's ``config``) and ``camera`` (default ``camera``) arguments, then grounding_node, its
+    camera topics remapped to ``<camera><suffix>`` (``camera_topics``: topic -> suffix), and
+    arm_controller_node, both failing fast."""
+
+    def nodes(context: LaunchContext) -> list:
+        params = checked_params_file(context)
+        ns = LaunchConfiguration("camera").perform(context).rstrip("/")
+        return nodes_failing_fast([
+            Node(package="vla_grounding", executable="grounding_node", name="grounding_node", output="screen",
+                 parameters=[params], remappings=[(topic, ns + suffix) for topic, suffix in camera_topics.items()]),
+            Node(package="vla_grounding", executable="arm_controller_node", name="arm_controller_node",
+                 output="screen", parameters=[params]),
+        ])
+
+    default_params = os.path.join(get_package_share_directory("vla_grounding"), "config", config)
+    return LaunchDescription([
+        DeclareLaunchArgument("params_file", default_value=default_params, description="node parameters (YAML)"),
+        DeclareLaunchArgument("camera", default_value=camera, description="camera driver namespace"),
+        OpaqueFunction(function=nodes),
     ])

@@ -62,13 +62,13 @@ class MoveItBackend(ToolService):
     """MoveIt 2 through moveit_py: plan to a pose goal of ``tool_link`` and execute it."""
 
     def __init__(self, node: Node, base_frame: str, planning_group: str, tool_link: str, tool_service: str,
-                 timeout: float) -> None:
+                 timeout: float, stop: threading.Event | None = None) -> None:
         try:
             from moveit.planning import MoveItPy
         except ImportError as exc:
             raise RuntimeError("backend 'moveit' needs moveit_py (ROS 2 Jazzy or later with MoveIt 2 installed); "
                                "use backend 'sim' for the package's simulator") from exc
-        super().__init__(node, tool_service, timeout)
+        super().__init__(node, tool_service, timeout, stop)
         self.base_frame, self.tool_link = base_frame, tool_link
         self.robot = MoveItPy(node_name=f"{node.get_name()}_moveit")
         self.arm = self.robot.get_planning_component(planning_group)

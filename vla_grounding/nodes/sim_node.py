@@ -21,7 +21,6 @@ import vla_grounding.nodes.stop_signals  # noqa: F401  isort: skip
 import threading
 
 import numpy as np
-from geometry_msgs.msg import TransformStamped
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
@@ -30,7 +29,7 @@ from std_srvs.srv import SetBool
 
 from vla_grounding.nodes.image_conversion import intrinsics_to_camera_info, numpy_to_image
 from vla_grounding.nodes.params import declare, declare_camera_pose, declare_workspace
-from vla_grounding.nodes.pose_msgs import tool_pose
+from vla_grounding.nodes.pose_msgs import tool_pose, transform_stamped
 from vla_grounding.nodes.run import run_node
 from vla_grounding.perception.transforms import matrix_to_pose_list, yaw_of_quaternion
 from vla_grounding.srv import MoveTool, ResetTask, TaskState
@@ -86,14 +85,9 @@ class SimNode(Node):
         except ImportError:
             self.get_logger().info("tf2_ros is not installed: the camera pose is not published on /tf_static")
             return None
-        x, y, z, qx, qy, qz, qw = matrix_to_pose_list(self.env.camera_pose)
-        t = TransformStamped()
-        t.header.stamp = self.get_clock().now().to_msg()
-        t.header.frame_id, t.child_frame_id = self.base_frame, self.camera_frame
-        t.transform.translation.x, t.transform.translation.y, t.transform.translation.z = x, y, z
-        t.transform.rotation.x, t.transform.rotation.y, t.transform.rotation.z, t.transform.rotation.w = qx, qy, qz, qw
         broadcaster = StaticTransformBroadcaster(self)
-        broadcaster.sendTransform(t)
+        broadcaster.sendTransform(transform_stamped(self.base_frame, self.camera_frame, self.env.camera_pose,
+                                                    self.get_clock().now().to_msg()))
         return broadcaster
 
     def _render(self) -> None:
