@@ -1,7 +1,7 @@
-"""The package's simulator graph: sim_node, grounding_node, arm_controller_node (sim backend).
+"""The package's simulator graph: sim_node, grounding_node, arm_controller_node (ros2_control backend).
 
 ros2 launch vla_grounding sim.launch.py [policy:=cliport] [task:=put-blocks-in-bowls-seen] [seed:=3]
-    [params_file:=my_sim.yaml]
+    [tool:=gripper] [params_file:=my_sim.yaml]
 
 Arguments left empty keep the params file's values; given ones win over it. A missing params
 file, a bad parameter value or a node that dies ends the launch with code 1 and one line.
@@ -21,11 +21,12 @@ from vla_grounding.nodes.launch_support import (
     nodes_failing_fast,
 )
 
-ARGUMENTS = {  # launch argument: (node, parameter, description)
-    "policy": ("grounding_node", "policy", "grounding policy: clip_regions or cliport"),
-    "checkpoint": ("grounding_node", "checkpoint", "policy checkpoint folder or file"),
-    "task": ("sim_node", "task", "simulated task, e.g. put-blocks-in-bowls-seen"),
-    "seed": ("sim_node", "seed", "episode seed (odd: test split)"),
+ARGUMENTS = {  # launch argument: ([(node, parameter), ...], description)
+    "policy": ([("grounding_node", "policy")], "grounding policy: clip_regions or cliport"),
+    "checkpoint": ([("grounding_node", "checkpoint")], "policy checkpoint folder or file"),
+    "task": ([("sim_node", "task")], "simulated task, e.g. put-blocks-in-bowls-seen"),
+    "seed": ([("sim_node", "seed")], "episode seed (odd: test split)"),
+    "tool": ([("sim_node", "tool"), ("arm_controller_node", "tool.kind")], "the arm's tool: suction or gripper"),
 }
 
 
@@ -33,7 +34,8 @@ def _nodes(context):
     params = checked_params_file(context)
     nodes = []
     for name in ("sim_node", "grounding_node", "arm_controller_node"):
-        mine = {arg: parameter for arg, (node, parameter, _) in ARGUMENTS.items() if node == name}
+        mine = {arg: parameter for arg, (targets, _) in ARGUMENTS.items() for node, parameter in targets
+                if node == name}
         overrides = node_overrides_file(name, launch_overrides(context, mine))
         nodes.append(Node(package="vla_grounding", executable=name, name=name, output="screen",
                           parameters=[params, *overrides]))
@@ -45,6 +47,6 @@ def generate_launch_description():
     return LaunchDescription([
         DeclareLaunchArgument("params_file", default_value=default_params, description="node parameters (YAML)"),
         *(DeclareLaunchArgument(arg, default_value="", description=f"{text}; empty: as in params_file")
-          for arg, (_, _, text) in ARGUMENTS.items()),
+          for arg, (_, text) in ARGUMENTS.items()),
         OpaqueFunction(function=_nodes),
     ])

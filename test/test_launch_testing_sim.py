@@ -36,7 +36,7 @@ class TestGraphComesUp(unittest.TestCase):
     def test_nodes_report_ready_with_the_launch_arguments(self, proc_output):
         proc_output.assertWaitFor(f"simulating put-blocks-in-bowls-seen seed {SEED}", timeout=120, stream="stderr")
         proc_output.assertWaitFor("clip_regions policy ready", timeout=120, stream="stderr")
-        proc_output.assertWaitFor("arm controller ready (sim backend)", timeout=120, stream="stderr")
+        proc_output.assertWaitFor("arm controller ready (ros2_control backend", timeout=120, stream="stderr")
 
 
 @launch_testing.post_shutdown_test()

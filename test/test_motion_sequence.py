@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from vla_grounding.motion_sequence import STAGE_NAMES, SequenceConfig, pick_place_stages
+from vla_grounding.motion.sequence import STAGE_NAMES, SequenceConfig, pick_place_stages
 from vla_grounding.perception.workspace import Workspace
 
 WS = Workspace()

@@ -113,6 +113,67 @@ def test_execute_instruction_action_puts_a_block_in_the_bowl(client):
     assert client.state().score > 0.0
 
 
+def test_cancel_mid_motion_stops_the_arm_and_leaves_it_holding_until_released(client, ros_node):
+    """Cancel during the lift: the arm stops within 0.5 s, retreats up, reports the object it holds and
+    refuses the next goal until release_held_object."""
+    from rclpy.qos import DurabilityPolicy, QoSProfile
+    from std_msgs.msg import String
+    from std_srvs.srv import Trigger
+    from test_ros_robot_interface import Joints
+    from vla_grounding.action import ExecuteInstruction
+
+    status: list[str] = []
+    client.node.create_subscription(String, "arm_controller_node/status", lambda m: status.append(m.data),
+                                    QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
+    joints = Joints(client.node, "joint_states")
+    instruction = client.reset(seed=15)
+    stages: list[str] = []
+    handle = client.wait(client.action.send_goal_async(
+        ExecuteInstruction.Goal(instruction=instruction), feedback_callback=lambda f: stages.append(f.feedback.stage)))
+    assert handle.accepted
+    deadline = time.monotonic() + 120
+    while "lift" not in stages:
+        assert time.monotonic() < deadline, (stages, client.graph["arm"].output()[-2000:])
+        time.sleep(0.01)
+    release = client.node.create_client(Trigger, "release_held_object")
+    clear = client.node.create_client(Trigger, "clear_held_object")
+    try:
+        _cancel_while_holding(client, handle, joints, status, instruction, release)
+    finally:  # whatever failed above, the next tests find an arm that holds nothing
+        client.wait(clear.call_async(Trigger.Request()), 30)
+
+
+def _cancel_while_holding(client, handle, joints, status, instruction, release) -> None:
+    from action_msgs.msg import GoalStatus
+    from std_srvs.srv import Trigger
+    from vla_grounding.action import ExecuteInstruction
+
+    from vla_grounding.nodes.graph import wait_for_service
+
+    time.sleep(0.3)  # in the middle of the lift, holding the block
+    sent = time.monotonic()
+    client.wait(handle.cancel_goal_async(), 10)
+    stopped = joints.first_standstill(sent)
+    assert stopped - sent <= 0.5, f"the arm stopped {stopped - sent:.2f} s after the cancel"
+    outcome = client.wait(handle.get_result_async(), 60)
+    assert outcome.status == GoalStatus.STATUS_CANCELED
+    result = outcome.result
+    assert not result.success and result.holding, result.message
+    assert "cancelled during lift" in result.message and "still holding" in result.message, result.message
+    assert "retreated up" in result.message, result.message
+    assert status and "holding" in status[-1], status
+
+    again = client.wait(client.action.send_goal_async(ExecuteInstruction.Goal(instruction=instruction)))
+    refused = client.wait(again.get_result_async(), 60).result
+    assert not refused.success and "holding an object" in refused.message and refused.holding, refused.message
+
+    wait_for_service(release, 30)
+    answer = client.wait(release.call_async(Trigger.Request()))
+    assert answer.success and "released" in answer.message, answer.message
+    assert status[-1].endswith("empty"), status
+    assert client.state().steps == 1  # the release ended the step, as in the simulator's scoring
+
+
 def test_action_refuses_an_object_that_is_not_there_without_moving(client):
     from vla_grounding.action import ExecuteInstruction
 

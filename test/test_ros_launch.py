@@ -36,13 +36,13 @@ def ros2_launch(launch, launch_file: str, *args: str, name: str):
 
 @pytest.fixture(scope="module")
 def sim_launch(module_launch):
-    """sim.launch.py with every argument given; the params file changes two values to prove it is read."""
+    """sim.launch.py with every argument given (the gripper too); the params file changes two values to prove it is read."""
     config = sim_config()
     config["sim_node"]["ros__parameters"]["publish_rate"] = 15.0
     config["grounding_node"]["ros__parameters"]["max_image_age"] = 3.0
     params = write_yaml(config, "sim_launch_params.yaml")
     return ros2_launch(module_launch, "sim.launch.py", "policy:=cliport", f"seed:={SEED}", f"task:={TASK}",
-                       f"params_file:={params}", name="sim_launch")
+                       "tool:=gripper", f"params_file:={params}", name="sim_launch")
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +101,8 @@ def test_sim_launch_honours_task_seed_and_params_file(graph):
     assert (state.task, state.seed) == (TASK, SEED)
     assert param("get", "/sim_node", "publish_rate") == "Double value is: 15.0"
     assert param("get", "/grounding_node", "max_image_age") == "Double value is: 3.0"
+    assert param("get", "/sim_node", "tool") == "String value is: gripper"  # one argument, both nodes
+    assert param("get", "/arm_controller_node", "tool.kind") == "String value is: gripper"
     described = param("describe", "/grounding_node", "policy")
     assert "grounding policy" in described and "one of: clip_regions, cliport" in described
 
@@ -182,12 +184,12 @@ def test_real_robot_launch_stops_when_moveit_is_missing(launch):
     assert time.monotonic() - start < 60, "the launch did not stop at once"
 
 
-def test_gazebo_launch_stops_without_a_camera_pose(launch):
-    params = write_yaml(robot_params("gazebo.yaml", grounding={"use_tf": False}, arm={"backend": "sim"}),
-                        "gazebo_test.yaml")
-    proc = ros2_launch(launch, "gazebo.launch.py", f"params_file:={params}", name="gazebo_no_camera_pose")
+def test_gazebo_launch_without_gazebo_names_what_to_install(launch):
+    """Here Gazebo and ros_gz cannot be installed: the real launch loads the file and stops with one line."""
+    proc = ros2_launch(launch, "gazebo.launch.py", name="gazebo_missing")
     code = proc.proc.wait(120)
     out = proc.output()
     assert code == 1, out
-    assert "[grounding_node] cannot start: no camera pose: use_tf is false and the camera_pose parameter is empty" in out
-    assert "grounding_node-1 exited with code 2" in out
+    assert "gazebo.launch.py needs ros_gz_sim, ros_gz_bridge, gz_ros2_control" in out, out
+    assert "install ros-jazzy-gz-ros2-control" in out and " ros-jazzy-ros-gz " in out, out
+    assert "process started" not in out

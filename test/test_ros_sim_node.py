@@ -71,7 +71,7 @@ def test_move_grasp_place_and_score(ros_node, sim, expert_plan):
 
     node = ros_node.node
     move = node.create_client(MoveTool, "sim/move_tool")
-    suction = node.create_client(SetBool, "sim/suction")
+    suction = node.create_client(SetBool, "suction")
     state = node.create_client(TaskState, "sim/state")
     reset = node.create_client(ResetTask, "sim/reset")
     for client in (move, suction, state, reset):

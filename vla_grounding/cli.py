@@ -1,4 +1,4 @@
-"""``vla-grounding`` command line: demo | demos | eval | train | render | bench.
+"""``vla-grounding`` command line: demo | demos | eval | train | render | export-gazebo.
 
 Each subcommand lives in the module that owns the work; this file only parses the
 first word and hands the rest of the arguments over, so importing the CLI stays cheap
@@ -17,12 +17,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("vla_grounding.evaluation", "evaluate a policy on simulated test episodes (Ravens scoring)"),
     "train": ("vla_grounding.training", "train the small CLIP (train clip) or a CLIPort policy (train cliport)"),
     "render": ("vla_grounding.sim.render", "write the simulated camera's view of a scene to PNG"),
+    "export-gazebo": ("vla_grounding.sim.gazebo_export", "write a simulated scene as a Gazebo world (SDF) + robot URDF"),
 }
 
 
 def _usage() -> str:
     lines = ["usage: vla-grounding <command> [options]", "", "commands:"]
-    lines += [f"  {name:<8} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += [f"  {name:<13} {help_}" for name, (_, help_) in COMMANDS.items()]
     lines += ["", "Run 'vla-grounding <command> --help' for a command's options."]
     return "\n".join(lines)
 

@@ -67,6 +67,7 @@ def evaluate(
     device: str = "auto",
     render_backend: str = "auto",
     progress=None,
+    tool: str = "suction",
 ) -> dict:
     """Mean Ravens score of a policy over ``episodes`` test seeds."""
     from vla_grounding.sim.env import TabletopEnv
@@ -81,7 +82,7 @@ def evaluate(
     seeds = [first_seed + 2 * (seed_offset + i) for i in range(episodes)]
     results = []
     start = time.perf_counter()
-    env = TabletopEnv(task, render_backend=render_backend)
+    env = TabletopEnv(task, render_backend=render_backend, tool=tool)
     try:
         for i, seed in enumerate(seeds):
             t0 = time.perf_counter()
@@ -115,6 +116,7 @@ def evaluate(
         "rejected_steps": int(sum(r["rejected"] for r in results)),
         "scores": [round(float(s), 4) for s in scores],
         "render_backend": render_backend,
+        "tool": tool,
     }
 
 
@@ -131,6 +133,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed-offset", type=int, default=0, help="skip this many episodes from --first-seed")
     parser.add_argument("--max-steps", type=int, default=None, help="cap on steps per episode (default: the task's)")
     parser.add_argument("--render-backend", default="auto", choices=("auto", "tiny", "egl"))
+    parser.add_argument("--tool", default="suction", choices=("suction", "gripper"),
+                        help="the arm's tool in the simulated grasp (sim_node's tool parameter is the same model)")
     parser.add_argument("--progress", action="store_true", help="one line per episode on stderr")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON line, last")
     args = parser.parse_args(argv)
@@ -158,6 +162,7 @@ def main(argv: list[str]) -> int:
             args.device,
             args.render_backend,
             say if args.progress else None,
+            args.tool,
         )
     except ValueError as exc:
         print(f"vla-grounding eval: {exc}", file=sys.stderr)
@@ -167,7 +172,7 @@ def main(argv: list[str]) -> int:
         print(json.dumps(res), flush=True)
     else:
         print(
-            f"{res['task']} / {res['policy']}: mean score {res['mean_score']:.1f} over {res['episodes']} episodes, "
+            f"{res['task']} / {res['policy']} / {res['tool']}: mean score {res['mean_score']:.1f} over {res['episodes']} episodes, "
             f"success {100 * res['success_rate']:.0f} %, {res['seconds_per_episode']:.2f} s per episode"
         )
     return 0

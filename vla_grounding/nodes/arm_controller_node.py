@@ -1,11 +1,18 @@
-"""arm_controller_node: executes PickPlace decisions with a motion backend (sim or MoveIt).
+"""arm_controller_node: executes PickPlace decisions on a robot (ros2_control controllers or MoveIt).
 
 - action ``execute_instruction`` (ExecuteInstruction): calls the grounding node's ``ground``
   service, then runs approach, descend, grasp, lift, move, descend, release, retreat with
-  feedback per stage; cancel is honoured between stages (the arm retreats upwards).
+  feedback per stage. Cancel stops the running trajectory.
 - topic ``pick_place`` (PickPlace): each message is executed when ``execute_pick_place`` is
   true and the arm is idle (otherwise dropped with a warning: no backlog of stale plans).
-Poses outside the workspace bounds or below the table are refused before anything moves.
+- Held objects: after a grasp the arm holds the object until its release. A goal that ends
+  early while holding (failure, cancel) retreats straight up and leaves the node holding:
+  it refuses new goals until ``release_held_object`` (opens the tool where the arm is) or
+  ``clear_held_object`` (the object was removed by hand), both std_srvs/Trigger. A failed
+  grasp (nothing attached, fingers closed on nothing) is reported and the arm retreats.
+  ``~/status`` (std_msgs/String, transient local) says what the arm is doing and holding.
+Poses outside the workspace bounds or below the table, and poses the arm cannot reach
+along straight lines, are refused before anything moves.
 """
 
 from __future__ import annotations
@@ -22,14 +29,21 @@ import numpy as np
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, QoSProfile
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
 
 from vla_grounding.action import ExecuteInstruction
-from vla_grounding.motion_sequence import STAGE_NAMES, SequenceConfig, pick_place_stages
+from vla_grounding.motion.cartesian import MotionLimits
+from vla_grounding.motion.holding import HeldObject
+from vla_grounding.motion.sequence import STAGE_NAMES, SequenceConfig, pick_place_stages
 from vla_grounding.msg import PickPlace
-from vla_grounding.nodes.motion_backends import MotionBackend, MoveItBackend, SimBackend
+from vla_grounding.nodes.action_call import Cancelled
+from vla_grounding.nodes.motion_backends import MotionBackend
 from vla_grounding.nodes.params import declare, declare_workspace
 from vla_grounding.nodes.run import run_node
-from vla_grounding.nodes.service_call import call
+from vla_grounding.nodes.service_call import Stopped, call
+from vla_grounding.nodes.tool_clients import GripperTool, SuctionTool
 from vla_grounding.perception.transforms import yaw_of_quaternion
 from vla_grounding.srv import Ground
 
@@ -37,36 +51,75 @@ from vla_grounding.srv import Ground
 class ArmControllerNode(Node):
     def __init__(self) -> None:
         super().__init__("arm_controller_node")
-        backend = declare(self, "backend", "sim", "motion backend", choices=["sim", "moveit"])
+        backend = declare(self, "backend", "ros2_control", "robot backend", choices=["ros2_control", "moveit"])
         self.base_frame = declare(self, "base_frame", "base_link", "robot base frame; PickPlace must be in it")
         self.execute_topic = declare(self, "execute_pick_place", True,
                                      "execute PickPlace messages arriving on pick_place", read_only=False)
         self.ground_timeout = declare(self, "ground_timeout", 60.0, "max seconds for the ground service", low=0.1)
-        motion_timeout = declare(self, "motion_timeout", 60.0, "max seconds for one motion primitive", low=0.1)
-        tool_service = declare(self, "tool_service", "sim/suction", "std_srvs/SetBool service switching the "
-                               "suction cup or gripper (true = grasp)")
-        move_service = declare(self, "sim.move_service", "sim/move_tool", "sim backend: MoveTool service")
-        group = declare(self, "moveit.planning_group", "panda_arm", "moveit backend: planning group")
-        tool_link = declare(self, "moveit.tool_link", "panda_hand_tcp", "moveit backend: link placed on the poses")
+        timeout = declare(self, "motion_timeout", 60.0, "max seconds for one tool command or motion", low=0.1)
+        tool = declare(self, "tool.kind", "suction", "the arm's tool", choices=["suction", "gripper"])
+        tool_link = declare(self, "tool_link", "panda_grasptarget", "URDF link of the tool centre point (the "
+                            "gripper's point between the fingertips); MoveIt places this link")
+        suction_offset = declare(self, "tool.suction_offset", 0.025, "suction tip beyond tool_link along its z "
+                                 "axis (m)", low=0.0, high=0.5)
+        interface = declare(self, "controller.interface", "auto", "joint trajectory controller interface: "
+                            "action (FollowJointTrajectory), topic (JointTrajectory + joint_states), or auto "
+                            "(the action where control_msgs is installed)", choices=["auto", "action", "topic"])
+        trajectory_controller = declare(self, "controller.trajectory", "joint_trajectory_controller",
+                                        "name of the joint trajectory controller")
         self.sequence = SequenceConfig(
             approach_height=declare(self, "approach_height", 0.08, "approach/retreat height above objects (m)",
                                     low=0.0, high=0.5),
             travel_height=declare(self, "travel_height", 0.25, "z of moves across the table (m, base frame)",
                                   low=0.0, high=1.5),
-            pick_press=declare(self, "pick_press", 0.01, "descend this far below the pick surface (m); keep small "
-                               "on real robots", low=0.0, high=0.05),
+            pick_press=declare(self, "pick_press", 0.01, "descend this far below the pick surface (m): suction "
+                               "bellows absorb it, gripper fingers close this far down", low=0.0, high=0.05),
             release_gap=declare(self, "release_gap", 0.005, "release height above the place surface (m)",
                                 low=0.0, high=0.1),
+            tool=tool,
         )
         self.workspace = declare_workspace(self)
         self._busy = threading.Lock()
         self._stopping = threading.Event()  # set on SIGINT/SIGTERM: calls in flight are abandoned, the sequence stops
+        self.held = HeldObject()
         self.backend: MotionBackend
-        if backend == "sim":
-            self.backend = SimBackend(self, self.base_frame, move_service, tool_service, motion_timeout, self._stopping)
+        if backend == "ros2_control":
+            from vla_grounding.nodes.ros2_control_backend import Ros2ControlBackend
+
+            self.backend = Ros2ControlBackend(
+                self, tool_link=tool_link, tool_offset=suction_offset if tool == "suction" else 0.0,
+                trajectory_controller=trajectory_controller, interface=interface,
+                limits=MotionLimits(
+                    speed=declare(self, "speed", 0.3, "tool speed along lines (m/s)", low=0.01, high=2.0),
+                    acceleration=declare(self, "acceleration", 1.0, "tool acceleration (m/s^2)", low=0.05, high=20.0),
+                    velocity_scaling=declare(self, "velocity_scaling", 0.5, "fraction of each joint's velocity "
+                                             "limit", low=0.01, high=1.0)),
+                path_tolerance=declare(self, "path_tolerance", 0.1, "FollowJointTrajectory path tolerance per joint "
+                                       "(rad; a violation aborts the motion)", low=0.0),
+                goal_tolerance=declare(self, "goal_tolerance", 0.01, "goal tolerance per joint (rad)", low=1e-4),
+                goal_time_tolerance=declare(self, "goal_time_tolerance", 1.0, "s after a trajectory's end to "
+                                            "reach the goal", low=0.0),
+                timeout=timeout, stop=self._stopping,
+                yaw_choices=(0.0, np.pi) if tool == "gripper" else (0.0, np.pi / 2, -np.pi / 2, np.pi))
         else:
-            self.backend = MoveItBackend(self, self.base_frame, group, tool_link, tool_service, motion_timeout,
-                                         self._stopping)
+            from vla_grounding.nodes.moveit_backend import MoveItBackend
+
+            self.backend = MoveItBackend(self, self.base_frame, declare(self, "moveit.planning_group", "panda_arm",
+                                                                        "moveit backend: planning group"), tool_link)
+        if tool == "suction":
+            self.tool = SuctionTool(self, declare(self, "tool.suction_service", "suction", "std_srvs/SetBool "
+                                                  "switching the suction (true = on)"), timeout, self._stopping)
+        else:
+            finger = declare(self, "tool.finger_joint", "panda_finger_joint1", "joint_states name of a finger")
+            self.tool = GripperTool(
+                self, declare(self, "controller.gripper", "gripper_controller", "name of the gripper controller"),
+                "topic" if interface == "topic" else interface,
+                declare(self, "tool.gripper_open", 0.04, "gripper command that opens it (m)", low=0.0),
+                declare(self, "tool.gripper_effort", 20.0, "max effort when closing (N)", low=0.0),
+                declare(self, "tool.min_grasp", 0.002, "a close ending below this (m) holds nothing", low=0.0),
+                finger, getattr(self.backend, "joint", lambda name: None), timeout, self._stopping)
+        latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.status_pub = self.create_publisher(String, "~/status", latched)
         self.ground_client = self.create_client(Ground, "ground", callback_group=ReentrantCallbackGroup())
         self._action = ActionServer(
             self, ExecuteInstruction, "execute_instruction", self._execute,
@@ -74,7 +127,14 @@ class ArmControllerNode(Node):
             callback_group=ReentrantCallbackGroup())
         self.create_subscription(PickPlace, "pick_place", self._on_pick_place, 10,
                                  callback_group=MutuallyExclusiveCallbackGroup())
-        self.get_logger().info(f"arm controller ready ({backend} backend)")
+        services = ReentrantCallbackGroup()
+        self.create_service(Trigger, "release_held_object", self._release_held, callback_group=services)
+        self.create_service(Trigger, "clear_held_object", self._clear_held, callback_group=services)
+        self._status("idle")
+        self.get_logger().info(f"arm controller ready ({backend} backend, {self.backend.interface}, {tool})")
+
+    def _status(self, doing: str) -> None:
+        self.status_pub.publish(String(data=f"{doing}; {self.held.status()}"))
 
     # -- entry points ---------------------------------------------------------------------
 
@@ -116,12 +176,17 @@ class ArmControllerNode(Node):
         try:
             return self._run_goal(goal_handle, goal, result)
         finally:
+            result.holding = self.held.holding
             self._busy.release()
 
     def _run_goal(self, goal_handle, goal, result: ExecuteInstruction.Result) -> ExecuteInstruction.Result:
         def feedback(stage: str, progress: float) -> None:
             goal_handle.publish_feedback(ExecuteInstruction.Feedback(stage=stage, progress=progress))
 
+        if self.held.holding and not goal.dry_run:
+            result.message = f"refused: {self.held.refusal()}"
+            goal_handle.abort()
+            return result
         feedback("grounding", 0.0)
         start = time.monotonic()
         request = Ground.Request(instruction=goal.instruction, min_confidence=goal.min_confidence,
@@ -152,6 +217,32 @@ class ArmControllerNode(Node):
             goal_handle.abort()
         return result
 
+    def _release_held(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if not self.held.holding:
+            response.success, response.message = False, "not holding anything"
+            return response
+        if not self._busy.acquire(blocking=False):
+            response.success, response.message = False, "the arm is busy"
+            return response
+        try:
+            ok, message = self.tool.set(False)
+        except (RuntimeError, TimeoutError) as exc:
+            ok, message = False, str(exc)
+        finally:
+            self._busy.release()
+        if ok:
+            self.held.released()
+            self._status("idle")
+        response.success, response.message = ok, message
+        return response
+
+    def _clear_held(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        was = self.held.status()
+        self.held.released()
+        self._status("idle")
+        response.success, response.message = True, f"cleared (was: {was})"
+        return response
+
     # -- execution --------------------------------------------------------------------------
 
     def plan(self, msg: PickPlace) -> tuple[list | None, str]:
@@ -175,37 +266,89 @@ class ArmControllerNode(Node):
         stages, refusal = self.plan(msg)
         if stages is None:
             return False, refusal
-        holding = False
+        if self.held.holding:
+            return False, f"refused: {self.held.refusal()}"
+        stages, why = self.backend.prepare(stages)
+        if stages is None:
+            return False, f"refused: {why}"
+        interrupted = lambda: self._stopping.is_set() or cancelled()  # noqa: E731
         for i, stage in enumerate(stages):
-            if self._stopping.is_set():
-                return False, f"stopped before {stage.name}: the node is shutting down" + (
-                    " (still holding the object)" if holding else "")
-            if cancelled():
-                return False, f"cancelled before {stage.name}" + (" (still holding the object)" if holding else "")
+            if interrupted():
+                return False, self._end_early(f"{self._why_stopped(cancelled)} before {stage.name}")
             feedback(stage.name, i / len(STAGE_NAMES))
+            self._status(f"executing {msg.instruction!r}: {stage.name}")
             try:
                 if stage.tool_on is not None:
-                    ok, message = self.backend.set_tool(stage.tool_on)
-                    holding = ok and stage.tool_on
+                    ok, message = self.tool.set(stage.tool_on)
+                    if ok and stage.tool_on:
+                        self.held.grasped(msg.instruction)
+                    elif ok:
+                        self.held.released()
+                    elif stage.tool_on:  # a failed grasp: switch the tool off again and go back up
+                        self.tool.set(False)
+                        return False, self._end_early(f"grasp failed: {message}")
                 else:
-                    ok, message = self.backend.move_tool(stage.position, stage.yaw)
+                    ok, message = self.backend.move_tool(stage.position, stage.yaw, interrupted)
+            except Cancelled:
+                ok, message = False, f"{self._why_stopped(cancelled)} during {stage.name}"
+            except Stopped:
+                ok, message = False, f"stopped during {stage.name}: the node is shutting down"
             except (RuntimeError, TimeoutError) as exc:
-                ok, message = False, str(exc)
+                ok, message = False, f"{stage.name} failed: {exc}"
             if not ok:
-                return False, f"{stage.name} failed: {message}" + (" (still holding the object)" if holding else "")
+                if interrupted():
+                    return False, self._end_early(f"{self._why_stopped(cancelled)} during {stage.name}")
+                return False, self._end_early(message if "failed" in message else f"{stage.name} failed: {message}")
         feedback("done", 1.0)
+        self._status("idle")
         return True, "picked and placed"
 
+    def _why_stopped(self, cancelled) -> str:
+        return "stopped: the node is shutting down" if self._stopping.is_set() else "cancelled"
+
+    def _end_early(self, reason: str) -> str:
+        """After a failure or cancel: retreat straight up (unless shutting down); the message says what is held."""
+        retreat = ""
+        if not self._stopping.is_set():
+            try:
+                retreat = self._retreat_up()
+            except (RuntimeError, TimeoutError, Cancelled, Stopped) as exc:
+                retreat = f"; the retreat failed: {exc}"
+        if self.held.holding:
+            self._status(f"stopped: {reason}")
+            return f"{reason}{retreat}; still holding the object: {self.held.refusal()}"
+        self._status("idle")
+        return reason + retreat
+
+    def _retreat_up(self) -> str:
+        kin = getattr(self.backend, "kinematics", None)
+        if kin is None:
+            return ""
+        pos, yaw = kin.tool_pose(self.backend.current())
+        travel = max(self.sequence.travel_height, pos[2])
+        if travel - pos[2] < 0.005:
+            return ""
+        ok, message = self.backend.move_tool(np.array([pos[0], pos[1], travel]), yaw, self._stopping.is_set)
+        return "; the arm retreated up" if ok else f"; the retreat failed: {message}"
 
     def request_stop(self) -> None:
-        """On SIGINT/SIGTERM: abandon the calls in flight; the running goal ends with a result."""
+        """On SIGINT/SIGTERM: stop the arm, abandon the calls in flight; the running goal ends with a result."""
         self._stopping.set()
+        if self._busy.locked():
+            try:
+                self.backend.stop_arm()
+            except RuntimeError:
+                pass
 
     def busy(self) -> bool:
         return self._busy.locked()
 
     def destroy_node(self) -> None:
-        self._action.destroy()  # Node.destroy_node leaves action servers (and their DDS entities) alive
+        # Node.destroy_node leaves action servers and clients (and their DDS entities) alive
+        self._action.destroy()
+        for client in (getattr(self.backend, "action", None), getattr(self.tool, "action", None)):
+            if client is not None:
+                client.destroy()
         super().destroy_node()
 
 

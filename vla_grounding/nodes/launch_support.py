@@ -66,9 +66,16 @@ def node_overrides_file(node_name: str, overrides: dict) -> list[str]:
     """
     if not overrides:
         return []
+    nested: dict = {}
+    for name, value in overrides.items():  # tool.kind -> {tool: {kind: ...}}, as params files nest them
+        *groups, leaf = name.split(".")
+        section = nested
+        for group in groups:
+            section = section.setdefault(group, {})
+        section[leaf] = value
     handle, path = tempfile.mkstemp(prefix=f"{node_name}_launch_", suffix=".yaml")
     with os.fdopen(handle, "w") as f:
-        yaml.safe_dump({node_name: {"ros__parameters": overrides}}, f)
+        yaml.safe_dump({node_name: {"ros__parameters": nested}}, f)
     return [path]
 
 

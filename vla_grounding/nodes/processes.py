@@ -139,6 +139,7 @@ def ros_params_args(node_name: str, overrides: dict | None = None, base: str = "
         import yaml
 
         path = Path(tmp_dir or tempfile.mkdtemp(prefix="vla_params_")) / f"{node_name}_overrides.yaml"
-        path.write_text(yaml.safe_dump({node_name: {"ros__parameters": overrides}}))
+        # /**/: the overrides reach the node in any namespace (a bare name matches the root namespace only)
+        path.write_text(yaml.safe_dump({f"/**/{node_name}": {"ros__parameters": overrides}}))
         args += ["--params-file", str(path)]
     return args

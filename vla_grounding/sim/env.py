@@ -1,4 +1,4 @@
-"""The tabletop simulator: a Panda with a suction cup, CLIPort tasks, one oblique RGB-D camera.
+"""The tabletop simulator: a Panda with a suction cup or a parallel gripper, CLIPort tasks, one RGB-D camera.
 
 Usage::
 
@@ -18,9 +18,10 @@ heights may be a little off. Yaws: the cup is round, so only ``place_yaw - pick_
 
 Every ``step`` is one policy action (as in Ravens): a plan outside the workspace or out
 of the arm's reach is rejected without motion but still uses up a step, so episodes end.
-The ROS sim backend drives the same arm one primitive at a time with ``move_tool``,
-``set_suction`` (and ``go_home``) and closes each pick-and-place with ``end_step`` to
-collect its reward. Everything is deterministic given the seed.
+sim_node drives the same arm as a ros2_control robot: joint trajectories (``advance`` with
+a ``TrajectoryFollower``) and tool commands (``set_suction``, ``command_gripper``); a
+release closes one pick-and-place (``end_step``) and collects its reward. Everything is
+deterministic given the seed.
 """
 
 from __future__ import annotations
@@ -38,7 +39,17 @@ from vla_grounding.perception.workspace import Workspace
 from vla_grounding.policy import PickPlacePlan
 from vla_grounding.sim import camera as cam
 from vla_grounding.sim import objects as ob
-from vla_grounding.sim.robot import ARM_JOINTS, HOME_TIP, MotionResult, PandaSuction, wrap_angle
+from vla_grounding.sim.joint_control import TrajectoryFollower
+from vla_grounding.sim.robot import (
+    ARM_JOINTS,
+    FINGER_JOINTS,
+    FINGER_OPEN,
+    HOME_TIP,
+    TOOLS,
+    MotionResult,
+    PandaArm,
+    wrap_angle,
+)
 from vla_grounding.sim.tasks import TASKS, Scene, SceneFull, Task
 
 __all__ = ["TASKS", "MotionResult", "StepResult", "TabletopEnv"]
@@ -53,6 +64,9 @@ PICK_OVERSHOOT = 0.02  # how far below the commanded pick height the cup keeps l
 SUCTION_ABOVE, SUCTION_BELOW = 0.02, 0.005  # surfaces this close to the tip can be grasped
 RELEASE_GAP = 0.002  # held object's bottom this high above the place position at release
 MAX_Z_ABOVE_WORKSPACE = 0.25  # move_tool may go this far above workspace.z_max
+GRIP_DEPTH = 0.02  # the gripper closes this far below the pick surface (half a block)
+FINGER_CLEARANCE = 0.008  # the finger centre stays this high above the table
+MIN_GRIP = 0.002  # fingers closing to less than this (each, m) hold nothing
 
 
 @dataclass
@@ -64,6 +78,17 @@ class StepResult:
     success: bool  # the motion was executed as planned (not: the goal was reached)
     message: str
     info: dict = field(default_factory=dict)
+
+
+@dataclass
+class GripperResult:
+    """Outcome of a gripper command, as control_msgs/GripperCommand reports it."""
+
+    success: bool  # False: the command was invalid, or the fingers closed on nothing
+    message: str
+    position: float  # each finger's opening (m)
+    stalled: bool  # stopped on an object
+    reached_goal: bool
 
 
 def _renderer(bc, backend: str) -> tuple[int, str]:
@@ -92,7 +117,11 @@ class TabletopEnv:
         render_backend: str = "auto",
         workspace: Workspace | None = None,
         intrinsics: CameraIntrinsics | None = None,
+        tool: str = "suction",
     ):
+        if tool not in TOOLS:
+            raise ValueError(f"tool must be one of {TOOLS}, got {tool!r}")
+        self.tool = tool
         if task not in TASKS:
             raise ValueError(f"unknown task {task!r}; choose one of {sorted(TASKS)}")
         pose = cam.default_camera_pose() if camera_pose is None else np.asarray(camera_pose, dtype=float)
@@ -106,7 +135,7 @@ class TabletopEnv:
         self.bc = bullet_client.BulletClient(connection_mode=p.DIRECT)
         self._renderer, self.render_backend = _renderer(self.bc, render_backend)
         self.seed: int | None = None
-        self.robot: PandaSuction | None = None
+        self.robot: PandaArm | None = None
         self.scene: Scene | None = None
         self.sim_time = 0.0
         self.steps, self.max_steps, self.score, self.done = 0, 0, 0.0, True
@@ -125,7 +154,7 @@ class TabletopEnv:
         col = bc.createCollisionShape(p.GEOM_BOX, halfExtents=table_half)
         vis = bc.createVisualShape(p.GEOM_BOX, halfExtents=table_half, rgbaColor=[0.42, 0.40, 0.38, 1])
         self._table = bc.createMultiBody(0, col, vis, [0.6, 0.0, -table_half[2]])
-        self.robot = PandaSuction(bc)
+        self.robot = PandaArm(bc, tool=self.tool)
         self.scene = Scene(bc, self.workspace)
 
     def reset(self, seed: int) -> RGBDFrame:
@@ -230,9 +259,12 @@ class TabletopEnv:
             if not res.success:
                 return self._abort(res.message)
         bottom = pick.copy()
-        bottom[2] = max(pick[2] - PICK_OVERSHOOT, self.workspace.z_min + 0.001)
-        self.move_tool(bottom, yaw_pick, SPEED_CONTACT)  # stops on touching a surface
-        grasp = self.set_suction(True)
+        if self.tool == "gripper":  # fingers around the object's upper half; stops if a finger lands on something
+            bottom[2] = max(pick[2] - GRIP_DEPTH, self.workspace.z_min + FINGER_CLEARANCE)
+        else:  # stops on touching a surface
+            bottom[2] = max(pick[2] - PICK_OVERSHOOT, self.workspace.z_min + 0.001)
+        self.move_tool(bottom, yaw_pick, SPEED_CONTACT)
+        grasp = self.set_tool(True)
         if not grasp.success:
             return self._abort(f"pick failed: {grasp.message}")
         held = self.robot.held
@@ -244,13 +276,13 @@ class TabletopEnv:
         res = self.move_tool(tip, yaw_place, SPEED_TRAVEL)  # stops if the held object touches down
         if not res.success:
             return self._abort(f"place failed: {res.message}")
-        self.set_suction(False)
+        self.set_tool(False)
         self._go_home()
         name = self.scene.bodies[held].name
         return True, f"picked the {name} and placed it" + (" (touched down early)" if "contact" in res.message else "")
 
     def _abort(self, message: str) -> tuple[bool, str]:
-        self.set_suction(False)
+        self.set_tool(False)
         self._go_home()
         return False, message
 
@@ -334,22 +366,30 @@ class TabletopEnv:
         """Switch the cup; on: grasp the movable object touching the tip, if any."""
         self._scene()
         bc, robot = self.bc, self.robot
+        if self.tool != "suction":
+            raise RuntimeError("this episode's tool is the gripper, not the suction cup")
         if not on:
             if robot.held is None:
                 return self._motion(True, "suction off (nothing held)")
-            name = self.scene.bodies[robot.held].name
-            bc.removeConstraint(robot.constraint)
-            robot.held, robot.constraint = None, None
-            return self._motion(True, f"released the {name}")
+            return self._motion(True, f"released the {self._release()}")
         if robot.held is not None:
             return self._motion(True, f"already holding the {self.scene.bodies[robot.held].name}")
         uid = self._under_cup(movable_only=True)
         if uid is None:
             return self._motion(False, "nothing graspable under the suction cup")
+        # a pressed cup (tip below the object's top) is a compressed bellows: lifted, the object hangs
+        # with its top at the tip
+        press = max(float(bc.getAABB(uid)[1][2] - self.tool_pose()[0][2]), 0.0)
+        return self._attach(uid, press)
+
+    def _attach(self, uid: int, press: float = 0.0) -> MotionResult:
+        """Hold ``uid`` rigidly on the tool, ``press`` metres further along the tool axis than it is now."""
+        bc, robot = self.bc, self.robot
         tool_pos, tool_orn = bc.getBasePositionAndOrientation(robot.tool)
         obj_pos, obj_orn = bc.getBasePositionAndOrientation(uid)
         inv_pos, inv_orn = bc.invertTransform(tool_pos, tool_orn)
         rel_pos, rel_orn = bc.multiplyTransforms(inv_pos, inv_orn, obj_pos, obj_orn)
+        rel_pos = (rel_pos[0], rel_pos[1], rel_pos[2] + press)  # the tool's z axis points down
         robot.constraint = bc.createConstraint(
             robot.tool,
             -1,
@@ -364,8 +404,109 @@ class TabletopEnv:
         )
         bc.changeConstraint(robot.constraint, maxForce=1000.0, erp=1.0)
         robot.held, robot.held_rel = uid, (rel_pos, rel_orn)
-        self._hang = float(self.tool_pose()[0][2] - bc.getAABB(uid)[0][2])
+        self._hang = float(self.tool_pose()[0][2] - bc.getAABB(uid)[0][2] + press)
         return self._motion(True, f"attached the {self.scene.bodies[uid].name}")
+
+    def _release(self) -> str:
+        name = self.scene.bodies[self.robot.held].name
+        self.bc.removeConstraint(self.robot.constraint)
+        self.robot.held, self.robot.constraint = None, None
+        return name
+
+    def set_tool(self, on: bool) -> MotionResult:
+        """Grasp (suction on / fingers closed) or release with this episode's tool; success = holding / released."""
+        if self.tool == "suction":
+            return self.set_suction(on)
+        result = self.command_gripper(0.0 if on else FINGER_OPEN)
+        return self._motion(result.success, result.message)
+
+    def command_gripper(self, position: float) -> GripperResult:
+        """Move the fingers to ``position`` (each finger's opening, m); closing on an object grasps it.
+
+        Closing stops where the fingers meet the movable object between them (``stalled``),
+        which is then held; opening past a held object releases it. Fingers are instant.
+        """
+        self._scene()
+        if self.tool != "gripper":
+            raise RuntimeError("this episode's tool is the suction cup, not the gripper")
+        robot = self.robot
+        if not np.isfinite(position):
+            return GripperResult(False, "gripper position is not finite", robot.fingers, False, False)
+        position = float(np.clip(position, 0.0, FINGER_OPEN))
+        if robot.held is not None:
+            if position <= robot.fingers + 1e-4:
+                return GripperResult(True, f"holding the {self.scene.bodies[robot.held].name}", robot.fingers,
+                                     True, False)
+            name = self._release()
+            robot.set_fingers(position)
+            return GripperResult(True, f"released the {name}", position, False, True)
+        if position < robot.fingers - 1e-4:
+            uid, half_width = self._between_fingers()
+            if uid is not None and half_width > max(position, MIN_GRIP):
+                robot.set_fingers(half_width)
+                res = self._attach(uid)
+                return GripperResult(True, res.message + f" ({2 * half_width * 100:.1f} cm between the fingers)",
+                                     half_width, True, False)
+        robot.set_fingers(position)
+        closed = position < MIN_GRIP
+        return GripperResult(not closed, "fingers closed on nothing" if closed else "fingers moved", position,
+                             False, True)
+
+    def _between_fingers(self) -> tuple[int | None, float]:
+        """The movable object between the fingers and its half width along their closing axis."""
+        pos, rot = self.robot._tcp()
+        axis, along = rot[:, 1], rot[:, 0]  # fingers close along the hand's y axis
+        reach = self.robot.fingers + 0.002
+        starts, ends = [], []
+        for dx in (-0.006, 0.0, 0.006):  # across the finger pads
+            for dz in (0.0, -0.008):  # the pads' height (tool z points down: -dz is up)
+                centre = pos + along * dx + rot[:, 2] * dz
+                for side in (1.0, -1.0):
+                    starts.append((centre + side * axis * reach).tolist())
+                    ends.append(centre.tolist())
+        hits = self.bc.rayTestBatch(starts, ends)
+        best: dict[int, list[float]] = {}
+        for i in range(0, len(hits), 2):
+            a, b = hits[i], hits[i + 1]
+            if a[0] < 0 or a[0] != b[0] or not self._movable(a[0]):
+                continue
+            width = float(np.dot(np.array(a[3]) - np.array(b[3]), axis))
+            best.setdefault(a[0], []).append(width / 2)
+        if not best:
+            return None, 0.0
+        uid = max(best, key=lambda u: len(best[u]))
+        return uid, max(best[uid])
+
+    def _movable(self, uid: int) -> bool:
+        body = self.scene.bodies.get(uid)
+        return body is not None and body.movable
+
+    # -- the ros2_control-style interface (sim_node) -----------------------------------------
+
+    @property
+    def table_uid(self) -> int:
+        return self._table
+
+    @property
+    def joint_names(self) -> list[str]:
+        return list(self.robot.joint_names)
+
+    def joint_positions(self) -> tuple[list[str], np.ndarray]:
+        """Arm and finger joint names and positions, as joint_states carries them."""
+        robot = self.robot
+        return robot.joint_names + robot.finger_names, np.concatenate([robot.q, [robot.fingers] * 2])
+
+    def advance(self, follower: TrajectoryFollower, seconds: float) -> bool:
+        """Run ``seconds`` of simulated time with the arm driven by ``follower``; True if the arm moved."""
+        self._scene()
+        moved = False
+        for _ in range(max(1, int(round(seconds / DT)))):
+            q = follower.step(self.robot.q, DT)
+            if not np.array_equal(q, self.robot.q):
+                self.robot.set_q(q)
+                moved = True
+            self._step_physics()
+        return moved
 
     def _under_cup(self, movable_only: bool) -> int | None:
         """The body whose top is closest above/below the tip within the suction window."""
@@ -386,12 +527,17 @@ class TabletopEnv:
         return best
 
     def _touching(self) -> bool:
-        """Contact guard for descents: held object touching anything, or the empty tip on a surface."""
+        """Contact guard for descents: held object touching anything, or the empty tip (the finger tips) on a surface."""
         held = self.robot.held
         if held is not None:
             return any(c[2] != held and c[8] < 5e-4 for c in self.bc.getContactPoints(bodyA=held))
         tip, _ = self.tool_pose()
-        hits = self.bc.rayTestBatch([[tip[0], tip[1], tip[2] + SUCTION_ABOVE]], [[tip[0], tip[1], tip[2] - 0.001]])
+        points = [tip]
+        if self.tool == "gripper":
+            axis = self.robot._tcp()[1][:, 1]
+            points = [tip + axis * (self.robot.fingers + 0.005), tip - axis * (self.robot.fingers + 0.005)]
+        hits = self.bc.rayTestBatch([[x, y, z + SUCTION_ABOVE] for x, y, z in points],
+                                    [[x, y, z - 0.001] for x, y, z in points])
         return any(h[0] >= 0 and h[0] not in (self.robot.uid, self.robot.tool) for h in hits)
 
     # -- physics ------------------------------------------------------------------------
@@ -401,7 +547,8 @@ class TabletopEnv:
         p.stepSimulation(physicsClientId=cid)
         # the arm is kinematic: undo what gravity did to its joints during the step
         p.resetJointStatesMultiDof(
-            self.robot.uid, ARM_JOINTS, [[v] for v in self.robot.q.tolist()], physicsClientId=cid
+            self.robot.uid, ARM_JOINTS + FINGER_JOINTS, [[v] for v in self.robot.q.tolist()] + [[self.robot.fingers]] * 2,
+            physicsClientId=cid,
         )
         self.sim_time += DT
 

@@ -1,13 +1,15 @@
-"""Franka Panda (from pybullet_data) with a suction tool, moved kinematically.
+"""Franka Panda (from pybullet_data) with a suction cup or its parallel gripper, moved kinematically.
 
 The arm follows Cartesian straight lines: IK every ``IK_STEP`` metres, joint-space
 interpolation in between, one physics step per 1/240 s of motion, so held and pushed
 objects are simulated while the arm itself is exact and deterministic. Arm links do not
 collide with anything (a kinematic arm would otherwise teleport into objects); the
-suction tool is a visual-only body that rides on the hand. Grasping is a fixed
-constraint between the tool and the object (pybullet's usual suction model); the held
-object is also re-posed with the tool before every physics step, because a constraint
-to a teleported body lags ~1 cm behind at 0.8 m/s.
+tool is a body without collision that rides on the hand (the suction cup is drawn; the
+gripper's tool body is invisible and its fingers are the Panda's own). Grasping is a fixed
+constraint between the tool and the object (pybullet's usual suction model, used for the
+gripper as well: the fingers close on the object and then hold it rigidly, without a
+friction simulation); the held object is also re-posed with the tool before every physics
+step, because a constraint to a teleported body lags ~1 cm behind at 0.8 m/s.
 
 IK notes: pybullet's IK targets a link's centre-of-mass frame; ``panda_grasptarget``
 has no inertial block, so its COM frame is its URDF frame (checked), and the suction tip
@@ -28,8 +30,11 @@ import pybullet_data
 PANDA_URDF = "franka_panda/panda.urdf"
 ARM_JOINTS = tuple(range(7))
 FINGER_JOINTS = (9, 10)
+FINGER_OPEN = 0.04  # each finger's travel (m): the gripper opens to 8 cm
 TCP_LINK = 11  # panda_grasptarget, between the finger tips
+TCP_FRAME = "panda_grasptarget"
 TOOL_OFFSET = 0.025  # suction tip beyond the finger tips, along the tool axis (m)
+TOOLS = ("suction", "gripper")
 IK_STEP = 0.01  # Cartesian waypoint spacing (m)
 HOME_TIP = np.array([0.30, 0.0, 0.42])  # clear of the camera's view of the workspace
 READY_Q = np.array([0.0, -0.5, 0.0, -2.3, 0.0, 1.8, 0.785])
@@ -52,11 +57,20 @@ def wrap_angle(a: float) -> float:
     return float((a + np.pi) % (2 * np.pi) - np.pi)
 
 
-class PandaSuction:
-    """The arm, its tool body and the suction constraint."""
+def tool_offset(tool: str) -> float:
+    """The tool point beyond ``panda_grasptarget`` along its z axis: the suction tip, or the finger centre."""
+    if tool not in TOOLS:
+        raise ValueError(f"tool must be one of {TOOLS}, got {tool!r}")
+    return TOOL_OFFSET if tool == "suction" else 0.0
 
-    def __init__(self, bc, base_position=(0.0, 0.0, 0.0)):
+
+class PandaArm:
+    """The arm, its tool body, the fingers and the grasp constraint."""
+
+    def __init__(self, bc, base_position=(0.0, 0.0, 0.0), tool: str = "suction"):
         self.bc = bc
+        self.tool_kind = tool
+        self.tool_offset = tool_offset(tool)
         bc.setAdditionalSearchPath(pybullet_data.getDataPath())
         self.uid = bc.loadURDF(PANDA_URDF, list(base_position), useFixedBase=True)
         for link in range(-1, bc.getNumJoints(self.uid)):
@@ -64,8 +78,11 @@ class PandaSuction:
         info = [bc.getJointInfo(self.uid, j) for j in ARM_JOINTS]
         self.lower = np.array([i[8] for i in info])
         self.upper = np.array([i[9] for i in info])
-        for j in FINGER_JOINTS:
-            bc.resetJointState(self.uid, j, 0.0)
+        self.joint_names = [bc.getJointInfo(self.uid, j)[1].decode() for j in ARM_JOINTS]
+        self.finger_names = [bc.getJointInfo(self.uid, j)[1].decode() for j in FINGER_JOINTS]
+        self.velocity_limits = np.array([i[11] for i in info])
+        self.fingers = 0.0 if tool == "suction" else FINGER_OPEN
+        self.set_fingers(self.fingers)
         self.tool = self._make_tool()
         self.held: int | None = None
         self.held_rel: tuple = ((0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0))  # object pose in the tool frame
@@ -81,6 +98,8 @@ class PandaSuction:
 
     def _make_tool(self) -> int:
         bc = self.bc
+        if self.tool_kind == "gripper":
+            return bc.createMultiBody(0.0, -1, -1, [0, 0, 1.0])
         vis = bc.createVisualShapeArray(
             shapeTypes=[bc.GEOM_CYLINDER, bc.GEOM_CYLINDER],
             radii=[0.008, 0.013],
@@ -106,6 +125,18 @@ class PandaSuction:
             p.resetBasePositionAndOrientation(self.held, opos, oorn, physicsClientId=cid)
             p.resetBaseVelocity(self.held, [0, 0, 0], [0, 0, 0], physicsClientId=cid)
 
+    def set_fingers(self, position: float) -> None:
+        """Each finger's opening from the centre (m), 0 = closed."""
+        self.fingers = float(np.clip(position, 0.0, FINGER_OPEN))
+        p.resetJointStatesMultiDof(self.uid, FINGER_JOINTS, [[self.fingers]] * 2, physicsClientId=self.bc._client)
+
+    def urdf(self) -> str:
+        """The URDF text (robot_description)."""
+        import os
+
+        with open(os.path.join(pybullet_data.getDataPath(), PANDA_URDF)) as f:
+            return f.read()
+
     def _tcp(self) -> tuple[np.ndarray, np.ndarray]:
         pos, orn = self.bc.getLinkState(self.uid, TCP_LINK, computeForwardKinematics=True)[4:6]
         return np.array(pos), np.array(self.bc.getMatrixFromQuaternion(orn)).reshape(3, 3)
@@ -113,7 +144,7 @@ class PandaSuction:
     def tool_pose(self) -> tuple[np.ndarray, float]:
         """Suction tip position (base frame) and tool yaw."""
         pos, rot = self._tcp()
-        return pos + rot[:, 2] * TOOL_OFFSET, float(np.arctan2(rot[1, 0], rot[0, 0]))
+        return pos + rot[:, 2] * self.tool_offset, float(np.arctan2(rot[1, 0], rot[0, 0]))
 
     def ik(self, tip: np.ndarray, yaw: float, iterations: int = 10, margin: float = 1e-4) -> np.ndarray | None:
         """Joint angles putting the tip at ``tip``, pointing down, with tool ``yaw``; None if out of reach.
@@ -125,7 +156,7 @@ class PandaSuction:
         """
         bc, saved = self.bc, self.q.copy()
         tip = np.asarray(tip, dtype=float)
-        tcp = tip + np.array([0.0, 0.0, TOOL_OFFSET])  # tool axis points down
+        tcp = tip + np.array([0.0, 0.0, self.tool_offset])  # tool axis points down
         natural = float(np.arctan2(tip[1], tip[0])) + self.yaw_at_zero
         orn = bc.getQuaternionFromEuler([np.pi, 0.0, natural])
         q = saved.copy()

@@ -1,8 +1,8 @@
 """The pick-and-place motion sequence, as waypoints and tool commands (no ROS, no robot).
 
 Approach above the pick, descend, grasp, lift, move above the place, descend, release,
-retreat. The arm controller runs these stages one by one through a motion backend (sim or
-MoveIt), reporting each stage as action feedback.
+retreat. The arm controller runs these stages one by one through a robot backend
+(ros2_control or MoveIt), reporting each stage as action feedback.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ class SequenceConfig:
     travel_height: float = 0.25  # absolute z (base frame) for moves across the table
     pick_press: float = 0.01  # descend this far below the pick surface (contact-guarded in sim)
     release_gap: float = 0.005  # held object's bottom this high above the place height at release
+    tool: str = "suction"  # suction: the object hangs below the tip; gripper: held pick_press below its top
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,8 @@ def pick_place_stages(pick: np.ndarray, pick_yaw: float, place: np.ndarray, plac
     pick, place = np.asarray(pick, dtype=float), np.asarray(place, dtype=float)
     check_targets(workspace, pick, place)
     held_height = max(pick[2] - workspace.z_min, 0.0)  # the object rested on the table
+    if config.tool == "gripper":  # the tool point is between the fingers, pick_press below the object's top
+        held_height = max(held_height - config.pick_press, 0.0)
     travel = max(config.travel_height, pick[2] + config.approach_height, place[2] + held_height +
                  config.approach_height)
     above_pick = np.array([pick[0], pick[1], pick[2] + config.approach_height])
