@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import math
 import sys
@@ -36,7 +37,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="vla-grounding train cliport", description=__doc__.splitlines()[0])
     ap.add_argument("--task", required=True, help="task the demos come from, e.g. put-blocks-in-bowls-seen")
     ap.add_argument("--demos", required=True, help="folder written by `vla-grounding demos`")
-    ap.add_argument("--n", type=int, required=True, help="number of training episodes (the first N in --demos)")
+    ap.add_argument("--n", "--num-demos", dest="n", type=int, required=True,
+                    help="number of training episodes (the first N in --demos); under torchrun write --num-demos "
+                    "(torchrun reads --n as an abbreviation of its own options)")
     ap.add_argument("--steps", type=int, default=3000, help="training steps (the LR decays to 0 over them)")
     ap.add_argument("--minutes", type=float, default=0.0, help="wall-time budget; the LR schedule follows it (0: off)")
     ap.add_argument("--out", default=None, help="checkpoint folder (default: models/cliport_<task>)")
@@ -77,7 +80,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--log", default=None, help="append progress lines (JSON) to this file")
+    ap.add_argument("--log", "--log-file", dest="log", default=None,
+                    help="append progress lines (JSON) to this file (under torchrun: --log-file)")
     ap.add_argument(
         "--snapshots", default=None, help="also save the EMA weights of every validation into DIR/step_NNNNNN"
     )
@@ -234,15 +238,24 @@ def main(argv: list[str]) -> int:
     rng = np.random.default_rng(args.seed)
     from vla_grounding.grounding.clip_backend import resolve_device
 
-    device = resolve_device(args.device)
+    from vla_grounding.cliport.distributed import LossModule, init_distributed
+
+    ddp, device = init_distributed(resolve_device(args.device))
+    if args.batch_size % ddp.world:
+        raise SystemExit(f"--batch-size {args.batch_size} must be a multiple of the {ddp.world} processes")
+
+    def say(*a, **kw) -> None:
+        if ddp.main:
+            print(*a, **kw)
+
     workspace = Workspace(**json.loads(args.workspace)) if args.workspace else Workspace()
     out = Path(args.out) if args.out else default_checkpoint_dir(args.task)
     t_start = time.time()
 
-    print(f"loading {args.n} training episodes from {args.demos} ...", flush=True)
+    say(f"loading {args.n} training episodes from {args.demos} ...", flush=True)
     train_samples, train_seeds = load_demo_samples(args.demos, 0, args.n, workspace, args.task)
     n_train = len(train_seeds)
-    if n_train < args.n:
+    if n_train < args.n and ddp.main:
         print(f"warning: only {n_train} episodes in {args.demos} (asked for {args.n})", file=sys.stderr)
     if args.val_demos:
         val_samples, val_seeds = load_demo_samples(args.val_demos, 0, args.val_episodes, workspace, args.task)
@@ -251,7 +264,7 @@ def main(argv: list[str]) -> int:
     n_val = len(val_seeds)
     if not train_samples:
         raise SystemExit(f"no usable training samples in {args.demos}")
-    print(
+    say(
         f"{len(train_samples)} training samples ({n_train} episodes), {len(val_samples)} validation samples "
         f"({n_val} episodes); {time.time() - t_start:.0f} s",
         flush=True,
@@ -275,9 +288,11 @@ def main(argv: list[str]) -> int:
     )
     train = Tensors(train_samples, backend, config)
     val = Tensors(val_samples, backend, config) if val_samples else None
-    print(f"CLIP features + text embeddings ready; {time.time() - t_start:.0f} s", flush=True)
+    say(f"CLIP features + text embeddings ready; {time.time() - t_start:.0f} s", flush=True)
     rollouts = None
-    if args.val_rollouts:
+    if not ddp.main:  # rank 0 validates, logs and saves
+        val, args.log, args.snapshots = None, None, None
+    if args.val_rollouts and ddp.main:
         first = args.rollout_seed if args.rollout_seed is not None else first_free_seed(train_seeds + val_seeds)
         rollouts = RolloutValidator(args.task, backend, args.val_rollouts, first, device)
         print(f"rollout validation: {args.val_rollouts} episodes, seeds {first}, {first + 2}, ...", flush=True)
@@ -286,22 +301,28 @@ def main(argv: list[str]) -> int:
     model = CliportModel(config).to(device).train()
     ema = copy.deepcopy(model).eval() if args.ema > 0 else model
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    net = ddp.wrap(LossModule(model, losses), device) if ddp.world > 1 else None
+    if ddp.world > 1:
+        say(f"data parallel: {ddp.world} processes, {args.batch_size // ddp.world} samples each per step", flush=True)
     use_amp = device.type == "cuda"
     best: dict = {}
     validating = val is not None or rollouts is not None
     t_train = time.time()
     step, smooth = 0, None
     while step < args.steps:
-        progress = budget_progress(step, args, t_train)
+        progress = ddp.agree(budget_progress(step, args, t_train))  # every rank stops at the same step
         if progress >= 1.0:
             break
         lr = args.lr * 0.5 * (1 + math.cos(math.pi * progress)) * min(1.0, (step + 1) / 100)
         for group in opt.param_groups:
             group["lr"] = lr
         idx = rng.integers(0, len(train), args.batch_size)
-        batch = make_batch(train, idx, rng, device)
+        batch = ddp.shard(make_batch(train, idx, rng, device), args.batch_size)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
-            pick_loss, place_loss, _, _ = losses(model, batch)
+            if net is not None:
+                pick_loss, place_loss = net(batch)
+            else:
+                pick_loss, place_loss, _, _ = losses(model, batch)
             loss = pick_loss + place_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -312,7 +333,7 @@ def main(argv: list[str]) -> int:
         step += 1
         loss_value = float(loss.detach())
         smooth = loss_value if smooth is None else 0.95 * smooth + 0.05 * loss_value
-        if step % 25 == 0:
+        if step % 25 == 0 and ddp.main:
             elapsed = time.time() - t_train
             _log(
                 {
@@ -341,6 +362,13 @@ def main(argv: list[str]) -> int:
         save_snapshot(ema, args.snapshots, step)
     if rollouts is not None:
         rollouts.close()
+    if ddp.world > 1:
+        # the trained parameters: identical on every rank (buffers such as norm statistics are each rank's own)
+        digest = hashlib.sha256(b"".join(v.detach().cpu().numpy().tobytes() for v in model.parameters()))
+        print(json.dumps({"rank": ddp.rank, "steps": step, "weights_sha256": digest.hexdigest()}), flush=True)
+        if not ddp.main:
+            ddp.close()
+            return 0
     final = best.get("model", ema)
     wall = time.time() - t_start
     final.config.training = {
@@ -357,12 +385,14 @@ def main(argv: list[str]) -> int:
         "wall_minutes": round(wall / 60, 2),
         "device": device.type,
         "threads": args.threads,
+        "processes": ddp.world,
         "final_validation": best.get("metrics", {}),
         "rollout_seeds": rollouts.seeds if rollouts is not None else [],
         "command": portable_command(argv),
     }
     final.cpu().save(out)
     _log({"saved": str(out), **final.config.training}, args.log)
+    ddp.close()
     return 0
 
 
