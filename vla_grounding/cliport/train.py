@@ -236,9 +236,8 @@ def main(argv: list[str]) -> int:
     torch.set_num_threads(max(1, args.threads))
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    from vla_grounding.grounding.clip_backend import resolve_device
-
     from vla_grounding.cliport.distributed import LossModule, init_distributed
+    from vla_grounding.grounding.clip_backend import resolve_device
 
     ddp, device = init_distributed(resolve_device(args.device))
     if args.batch_size % ddp.world:
