@@ -152,7 +152,8 @@ def test_readme_commands_topic_pub_then_action_send_goal(graph):
     assert (after.seed, after.steps) == (5, 1) and after.score > 0.0
 
 
-@pytest.mark.parametrize("launch_file", ["sim.launch.py", "real_robot.launch.py", "gazebo.launch.py"])
+@pytest.mark.parametrize("launch_file", ["sim.launch.py", "fr3_realsense.launch.py", "ur5e_realsense.launch.py",
+                                         "gazebo.launch.py"])
 def test_a_missing_params_file_stops_the_launch_with_one_line(launch, launch_file):
     proc = ros2_launch(launch, launch_file, "params_file:=/nonexistent/my_robot.yaml", name=f"missing_{launch_file}")
     code = proc.proc.wait(60)
@@ -168,20 +169,73 @@ def robot_params(base: str, *, grounding: dict, arm: dict | None = None) -> dict
 
     config = yaml.safe_load(package_file(f"config/{base}").read_text())
     config["grounding_node"]["ros__parameters"].update(clip_model="", clip_pretrained="", **grounding)
-    config["arm_controller_node"]["ros__parameters"].update(arm or {})
+    _merge(config["arm_controller_node"]["ros__parameters"], arm or {})
     return config
 
 
-def test_real_robot_launch_stops_when_moveit_is_missing(launch):
-    params = write_yaml(robot_params("real_robot.yaml", grounding={}), "real_robot_test.yaml")
+def _merge(into: dict, changes: dict) -> None:
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def test_fr3_launch_stops_when_moveit_is_missing(launch):
+    params = write_yaml(robot_params("fr3_realsense.yaml", grounding={}), "fr3_test.yaml")
     start = time.monotonic()
-    proc = ros2_launch(launch, "real_robot.launch.py", f"params_file:={params}", name="real_robot_no_moveit")
+    proc = ros2_launch(launch, "fr3_realsense.launch.py", f"params_file:={params}", name="fr3_no_moveit")
     code = proc.proc.wait(120)
     out = proc.output()
     assert code == 1, out
     assert "backend 'moveit' needs moveit_py" in out
     assert "arm_controller_node-2 exited with code 2 (its error is above): stopping the launch" in out
     assert time.monotonic() - start < 60, "the launch did not stop at once"
+
+
+def test_ur5e_launch_needs_ur_msgs_for_its_suction_output(launch):
+    params = write_yaml(robot_params("ur5e_realsense.yaml", grounding={}), "ur5e_test.yaml")
+    proc = ros2_launch(launch, "ur5e_realsense.launch.py", f"params_file:={params}", name="ur5e_no_ur_msgs")
+    code = proc.proc.wait(120)
+    out = proc.output()
+    assert code == 1 and "tool.suction_interface 'ur_set_io' needs ur_msgs (ros-jazzy-ur-msgs)" in out, out
+
+
+def test_ur5e_launch_passes_its_parameters_and_stops_when_the_robot_is_missing(launch):
+    """The UR driver is not running: after robot_description_timeout the launch ends with one line."""
+    params = write_yaml(robot_params("ur5e_realsense.yaml", grounding={}, arm={
+        "tool": {"suction_interface": "set_bool"}, "robot_description_timeout": 25.0}), "ur5e_no_robot.yaml")
+    start = time.monotonic()
+    proc = ros2_launch(launch, "ur5e_realsense.launch.py", f"params_file:={params}", name="ur5e_no_robot")
+    deadline = time.monotonic() + 60
+    while "arm controller ready" not in proc.output() or "policy ready" not in proc.output():
+        assert proc.alive() and time.monotonic() < deadline, proc.output()[-3000:]
+        time.sleep(0.2)
+    assert "ros2_control backend, action, suction" in proc.output()
+    assert param("get", "/arm_controller_node", "controller.trajectory") == \
+        "String value is: scaled_joint_trajectory_controller"
+    assert param("get", "/arm_controller_node", "execute_pick_place") == "Boolean value is: False"
+    for _ in range(3):  # RealSense 4.x names, aligned depth (discovery without the daemon may need a retry)
+        topics = ros2("topic", "list", "--no-daemon", "--spin-time", "3").stdout
+        if "/camera/camera/aligned_depth_to_color/image_raw" in topics:
+            break
+    assert "/camera/camera/aligned_depth_to_color/image_raw" in topics, topics
+    code = proc.proc.wait(90)
+    out = proc.output()
+    assert code == 1, out
+    assert "[arm_controller_node] cannot continue: no robot_description after 25 s" in out, out
+    assert "stopping the launch" in out and time.monotonic() - start < 90
+
+
+def test_a_robot_launch_without_a_camera_pose_stops_with_one_line(launch):
+    params = write_yaml(robot_params("ur5e_realsense.yaml", grounding={"use_tf": False},
+                                     arm={"tool": {"suction_interface": "set_bool"}}), "ur5e_no_camera.yaml")
+    proc = ros2_launch(launch, "ur5e_realsense.launch.py", f"params_file:={params}", name="ur5e_no_camera_pose")
+    code = proc.proc.wait(120)
+    out = proc.output()
+    assert code == 1, out
+    assert "[grounding_node] cannot start: no camera pose: use_tf is false and the camera_pose parameter is empty" in out
+    assert "grounding_node-1 exited with code 2" in out
 
 
 def test_gazebo_launch_without_gazebo_names_what_to_install(launch):

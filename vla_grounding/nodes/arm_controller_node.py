@@ -49,8 +49,8 @@ from vla_grounding.srv import Ground
 
 
 class ArmControllerNode(Node):
-    def __init__(self) -> None:
-        super().__init__("arm_controller_node")
+    def __init__(self, **node_options) -> None:
+        super().__init__("arm_controller_node", **node_options)
         backend = declare(self, "backend", "ros2_control", "robot backend", choices=["ros2_control", "moveit"])
         self.base_frame = declare(self, "base_frame", "base_link", "robot base frame; PickPlace must be in it")
         self.execute_topic = declare(self, "execute_pick_place", True,
@@ -102,13 +102,36 @@ class ArmControllerNode(Node):
                 timeout=timeout, stop=self._stopping,
                 yaw_choices=(0.0, np.pi) if tool == "gripper" else (0.0, np.pi / 2, -np.pi / 2, np.pi))
         else:
-            from vla_grounding.nodes.moveit_backend import MoveItBackend
+            from vla_grounding.nodes.moveit_backend import MoveItBackend, MoveItSettings
+            from vla_grounding.nodes.processes import package_file
 
-            self.backend = MoveItBackend(self, self.base_frame, declare(self, "moveit.planning_group", "panda_arm",
-                                                                        "moveit backend: planning group"), tool_link)
+            self.backend = MoveItBackend(self, MoveItSettings(
+                config_package=declare(self, "moveit.config_package", "moveit_resources_panda_moveit_config",
+                                       "the robot's MoveIt config package"),
+                robot_name=declare(self, "moveit.robot_name", "panda", "robot name for moveit_configs_utils"),
+                planning_group=declare(self, "moveit.planning_group", "panda_arm", "planning group of the arm"),
+                tool_link=tool_link, base_frame=self.base_frame,
+                urdf=declare(self, "moveit.urdf", "", "URDF/xacro (relative: in the config package; empty: "
+                             "the package's default)"),
+                srdf=declare(self, "moveit.srdf", "", "SRDF/xacro (relative: in the config package)"),
+                xacro_args=tuple(declare(self, "moveit.xacro_args", "", "name:=value xacro mappings, "
+                                         "space-separated").split()),
+                controllers=declare(self, "moveit.controllers", "", "trajectory execution YAML (relative: in the "
+                                    "config package)"),
+                moveit_py_config=declare(self, "moveit.moveit_py_config", str(package_file("config/moveit_py.yaml")),
+                                         "moveit_py options: planning scene monitor, pipelines, plan parameters"),
+                linear_params=declare(self, "moveit.linear_params", "pilz_lin", "plan parameters for vertical "
+                                      "segments (Pilz LIN)"),
+                free_params=declare(self, "moveit.free_params", "ompl_rrtc", "plan parameters for transfers"),
+            ))
         if tool == "suction":
-            self.tool = SuctionTool(self, declare(self, "tool.suction_service", "suction", "std_srvs/SetBool "
-                                                  "switching the suction (true = on)"), timeout, self._stopping)
+            self.tool = SuctionTool(
+                self, declare(self, "tool.suction_service", "suction", "service switching the suction"), timeout,
+                self._stopping,
+                declare(self, "tool.suction_interface", "set_bool", "std_srvs/SetBool (true = on) or a UR digital "
+                        "output through ur_msgs/SetIO", choices=["set_bool", "ur_set_io"]),
+                declare(self, "tool.suction_pin", 0, "ur_set_io: the digital output switching the vacuum", low=0,
+                        high=17))
         else:
             finger = declare(self, "tool.finger_joint", "panda_finger_joint1", "joint_states name of a finger")
             self.tool = GripperTool(
@@ -117,7 +140,9 @@ class ArmControllerNode(Node):
                 declare(self, "tool.gripper_open", 0.04, "gripper command that opens it (m)", low=0.0),
                 declare(self, "tool.gripper_effort", 20.0, "max effort when closing (N)", low=0.0),
                 declare(self, "tool.min_grasp", 0.002, "a close ending below this (m) holds nothing", low=0.0),
-                finger, getattr(self.backend, "joint", lambda name: None), timeout, self._stopping)
+                finger, getattr(self.backend, "joint", lambda name: None), timeout, self._stopping,
+                declare(self, "tool.gripper_action", "", "GripperCommand action; empty: "
+                        "<controller.gripper>/gripper_cmd"))
         latched = QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL)
         self.status_pub = self.create_publisher(String, "~/status", latched)
         self.ground_client = self.create_client(Ground, "ground", callback_group=ReentrantCallbackGroup())
@@ -131,7 +156,18 @@ class ArmControllerNode(Node):
         self.create_service(Trigger, "release_held_object", self._release_held, callback_group=services)
         self.create_service(Trigger, "clear_held_object", self._clear_held, callback_group=services)
         self._status("idle")
+        self.fatal = ""  # set when the node cannot go on: run_node ends the process with code 2
+        wait = declare(self, "robot_description_timeout", 0.0, "s to wait for the robot's robot_description "
+                       "before giving up (exit 2); 0 = wait for ever", low=0.0)
+        if wait > 0 and backend == "ros2_control":
+            self._robot_check = self.create_timer(wait, self._check_robot)
         self.get_logger().info(f"arm controller ready ({backend} backend, {self.backend.interface}, {tool})")
+
+    def _check_robot(self) -> None:
+        self._robot_check.cancel()
+        if getattr(self.backend, "kinematics", None) is None:
+            self.fatal = (f"no robot_description after {self.get_parameter('robot_description_timeout').value:g} s: "
+                          "is the robot's bring-up (its driver or simulator) running in this domain and namespace?")
 
     def _status(self, doing: str) -> None:
         self.status_pub.publish(String(data=f"{doing}; {self.held.status()}"))
@@ -282,13 +318,16 @@ class ArmControllerNode(Node):
                     ok, message = self.tool.set(stage.tool_on)
                     if ok and stage.tool_on:
                         self.held.grasped(msg.instruction)
+                        self._scene_hook("attach", (0.05, 0.05, max(msg.pick.position.z - self.workspace.z_min,
+                                                                    0.01)))
                     elif ok:
                         self.held.released()
+                        self._scene_hook("detach")
                     elif stage.tool_on:  # a failed grasp: switch the tool off again and go back up
                         self.tool.set(False)
                         return False, self._end_early(f"grasp failed: {message}")
                 else:
-                    ok, message = self.backend.move_tool(stage.position, stage.yaw, interrupted)
+                    ok, message = self.backend.move_tool(stage.position, stage.yaw, interrupted, stage.name)
             except Cancelled:
                 ok, message = False, f"{self._why_stopped(cancelled)} during {stage.name}"
             except Stopped:
@@ -302,6 +341,12 @@ class ArmControllerNode(Node):
         feedback("done", 1.0)
         self._status("idle")
         return True, "picked and placed"
+
+    def _scene_hook(self, name: str, *args) -> None:
+        """MoveIt's planning scene follows the held object (backends without a scene have no hook)."""
+        hook = getattr(self.backend, name, None)
+        if hook is not None:
+            hook(*args)
 
     def _why_stopped(self, cancelled) -> str:
         return "stopped: the node is shutting down" if self._stopping.is_set() else "cancelled"
@@ -337,8 +382,13 @@ class ArmControllerNode(Node):
         if self._busy.locked():
             try:
                 self.backend.stop_arm()
-            except RuntimeError:
-                pass
+            except (RuntimeError, AttributeError) as exc:
+                self.get_logger().error(f"could not stop the arm: {exc}")
+
+    def close(self) -> None:
+        close = getattr(self.backend, "close", None)
+        if close is not None:
+            close()
 
     def busy(self) -> bool:
         return self._busy.locked()

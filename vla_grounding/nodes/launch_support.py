@@ -98,6 +98,13 @@ def nodes_failing_fast(nodes: list[Node]) -> list:
     return [*nodes, *(exit_launch_on_failure(n) for n in nodes)]
 
 
+REALSENSE_TOPICS = {  # realsense-ros 4.x with align_depth.enable:=true, under <camera namespace>/<camera name>
+    "camera/color/image_raw": "/color/image_raw",
+    "camera/depth/image_raw": "/aligned_depth_to_color/image_raw",
+    "camera/color/camera_info": "/color/camera_info",
+}
+
+
 def robot_launch_description(config: str, camera: str, camera_topics: dict[str, str]) -> LaunchDescription:
     """The launch file of an external robot (real or Gazebo): ``params_file`` (default: the
     package's ``config``) and ``camera`` (default ``camera``) arguments, then grounding_node, its

@@ -22,10 +22,14 @@ class MotionBackend(Protocol):
         """The stages (yaws possibly turned to ones the arm reaches) or (None, why); nothing moves."""
         ...
 
-    def move_tool(self, position: np.ndarray, yaw: float, cancelled: Callable[[], bool]) -> tuple[bool, str]:
-        """Tool point (straight down, turned by ``yaw``) to ``position`` in the base frame; stops when ``cancelled``."""
+    def move_tool(self, position: np.ndarray, yaw: float, cancelled: Callable[[], bool],
+                  stage: str = "") -> tuple[bool, str]:
+        """Tool point (straight down, turned by ``yaw``) to ``position`` in the base frame for ``stage``
+        (the stage's name: MoveIt plans vertical ones as straight lines); stops when ``cancelled``."""
         ...
 
     def stop_arm(self) -> None:
         """Stop any motion now."""
         ...
+
+    # optional: attach(size) / detach() keep a planning scene's held object (MoveIt); close() on shutdown

@@ -137,7 +137,8 @@ class Ros2ControlBackend:
 
     # -- motion ----------------------------------------------------------------------------------
 
-    def move_tool(self, position: np.ndarray, yaw: float, cancelled: Callable[[], bool]) -> tuple[bool, str]:
+    def move_tool(self, position: np.ndarray, yaw: float, cancelled: Callable[[], bool],
+                  stage: str = "") -> tuple[bool, str]:
         """A straight line to (position, yaw), executed by the trajectory controller; False with why."""
         q = self.current()
         path = line_path(self._kinematics(), q, position, yaw, self.limits)

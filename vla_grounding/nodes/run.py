@@ -45,6 +45,11 @@ def run_node(factory: Callable[[], Node], args: list[str] | None = None, threads
     try:
         while not STOP.requested and rclpy.ok():
             executor.spin_once(timeout_sec=0.1)
+            if getattr(node, "fatal", ""):  # the node found it cannot go on: one line, exit 2
+                print(f"[{name}] cannot continue: {node.fatal}", file=sys.stderr, flush=True)
+                sys.stdout.flush()
+                rclpy.try_shutdown()
+                os._exit(2)
     finally:
         STOP.ignore_more()  # one Ctrl-C reaches a node twice under ros2 launch (its process group, then launch)
         _drain(node, executor)

@@ -19,13 +19,31 @@ from vla_grounding.nodes.service_call import Stopped, call
 
 
 class SuctionTool:
-    """std_srvs/SetBool: true = suction on; on success the cup holds something."""
+    """Suction through std_srvs/SetBool (true = on; success = the cup holds something), or a UR
+    digital output through ur_msgs/SetIO (``ur_set_io``: no vacuum sensor, so a grasp is not verified)."""
 
-    def __init__(self, node: Node, service: str, timeout: float, stop: threading.Event) -> None:
-        self.node, self.timeout, self.stop = node, timeout, stop
-        self.client = node.create_client(SetBool, service, callback_group=ReentrantCallbackGroup())
+    def __init__(self, node: Node, service: str, timeout: float, stop: threading.Event,
+                 interface: str = "set_bool", pin: int = 0) -> None:
+        self.node, self.timeout, self.stop, self.interface, self.pin = node, timeout, stop, interface, pin
+        if interface == "ur_set_io":
+            try:
+                from ur_msgs.srv import SetIO
+            except ImportError as exc:
+                raise RuntimeError("tool.suction_interface 'ur_set_io' needs ur_msgs (ros-jazzy-ur-msgs)") from exc
+            self._set_io = SetIO
+            self.client = node.create_client(SetIO, service, callback_group=ReentrantCallbackGroup())
+        else:
+            self.client = node.create_client(SetBool, service, callback_group=ReentrantCallbackGroup())
 
     def set(self, on: bool) -> tuple[bool, str]:
+        if self.interface == "ur_set_io":
+            request = self._set_io.Request(fun=self._set_io.Request.FUN_SET_DIGITAL_OUT, pin=self.pin,
+                                           state=1.0 if on else 0.0)
+            response = call(self.node, self.client, request, self.timeout, self.stop)
+            state = "on" if on else "off"
+            if not response.success:
+                return False, f"the robot refused to switch digital output {self.pin} {state}"
+            return True, f"suction {state} (digital output {self.pin}; no vacuum sensor: the grasp is not verified)"
         response = call(self.node, self.client, SetBool.Request(data=on), self.timeout, self.stop)
         if on and not response.success:
             return False, f"the suction cup did not attach: {response.message}"
@@ -41,7 +59,7 @@ class GripperTool:
 
     def __init__(self, node: Node, controller: str, interface: str, open_position: float, effort: float,
                  min_grasp: float, finger_joint: str, finger_position: Callable[[str], float | None],
-                 timeout: float, stop: threading.Event) -> None:
+                 timeout: float, stop: threading.Event, action_name: str = "") -> None:
         self.node, self.open_position, self.effort, self.min_grasp = node, open_position, effort, min_grasp
         self.finger_joint, self.finger_position, self.timeout, self.stop = finger_joint, finger_position, timeout, stop
         self.action = None
@@ -51,7 +69,7 @@ class GripperTool:
                 from rclpy.action import ActionClient
 
                 self._goal_type = GripperCommand.Goal
-                self.action = ActionClient(node, GripperCommand, f"{controller}/gripper_cmd",
+                self.action = ActionClient(node, GripperCommand, action_name or f"{controller}/gripper_cmd",
                                            callback_group=ReentrantCallbackGroup())
             except ImportError:
                 if interface == "action":
