@@ -88,7 +88,8 @@ def test_instruction_on_the_topic_puts_a_block_in_the_bowl(client):
     client.instruction_pub.publish(String(data=instruction))
     deadline = time.monotonic() + 180
     while client.state().steps == 0:
-        assert time.monotonic() < deadline, f"no pick-and-place happened; grounding said {client.status}"
+        assert time.monotonic() < deadline, (f"no pick-and-place happened; grounding said {client.status}; "
+                                             f"the arm said:\n{client.graph['arm'].output()[-3000:]}")
         time.sleep(0.5)
     state = client.state()
     assert any(s.startswith("ok") for s in client.status), client.status

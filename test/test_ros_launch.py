@@ -211,10 +211,9 @@ def test_ur5e_launch_passes_its_parameters_and_stops_when_the_robot_is_missing(l
     while "arm controller ready" not in proc.output() or "policy ready" not in proc.output():
         assert proc.alive() and time.monotonic() < deadline, proc.output()[-3000:]
         time.sleep(0.2)
-    assert "ros2_control backend, action, suction" in proc.output()
-    assert param("get", "/arm_controller_node", "controller.trajectory") == \
-        "String value is: scaled_joint_trajectory_controller"
-    assert param("get", "/arm_controller_node", "execute_pick_place") == "Boolean value is: False"
+    # (the module's sim graph runs its own /arm_controller_node: read this one's log, not `ros2 param`)
+    assert ("ros2_control backend, action on scaled_joint_trajectory_controller, suction); PickPlace on the topic: "
+            "ignored (execute_pick_place false)") in proc.output(), proc.output()[-3000:]
     for _ in range(3):  # RealSense 4.x names, aligned depth (discovery without the daemon may need a retry)
         topics = ros2("topic", "list", "--no-daemon", "--spin-time", "3").stdout
         if "/camera/camera/aligned_depth_to_color/image_raw" in topics:

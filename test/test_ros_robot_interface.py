@@ -320,7 +320,7 @@ def test_an_instruction_puts_a_block_in_a_bowl_with_the_gripper_over_topics(ros_
             assert proc.alive(), f"{name}: {proc.output()[-3000:]}"
         assert time.monotonic() < deadline, "the gripper graph did not come up"
         time.sleep(0.2)
-    assert "ros2_control backend, topic, gripper" in gripper_graph["arm"].output()
+    assert "ros2_control backend, topic on joint_trajectory_controller, gripper" in gripper_graph["arm"].output()
     time.sleep(1.0)
     instruction = wait_future(state.call_async(TaskState.Request()), 10).instruction
     pub.publish(String(data=instruction))

@@ -161,7 +161,10 @@ class ArmControllerNode(Node):
                        "before giving up (exit 2); 0 = wait for ever", low=0.0)
         if wait > 0 and backend == "ros2_control":
             self._robot_check = self.create_timer(wait, self._check_robot)
-        self.get_logger().info(f"arm controller ready ({backend} backend, {self.backend.interface}, {tool})")
+        where = f" on {trajectory_controller}" if backend == "ros2_control" else ""
+        topic = "executed" if self.execute_topic else "ignored (execute_pick_place false)"
+        self.get_logger().info(f"arm controller ready ({backend} backend, {self.backend.interface}{where}, {tool}); "
+                               f"PickPlace on the topic: {topic}")
 
     def _check_robot(self) -> None:
         self._robot_check.cancel()
