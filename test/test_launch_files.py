@@ -44,8 +44,8 @@ def test_every_node_declares_something():
         assert len(declared_parameters(node)) >= 5, node
 
 
-# gz_ros2_control's, ros_gz_bridge's (test_gazebo.py) and moveit_py's (test_moveit_contract.py) files
-FOREIGN = {"gazebo_controllers.yaml", "gazebo_bridge.yaml", "moveit_py.yaml"}
+# gz_ros2_control's, ros_gz_bridge's (test_gazebo.py) and MoveIt's (test_moveit_contract.py) files
+FOREIGN = {"gazebo_controllers.yaml", "gazebo_bridge.yaml", "moveit_py.yaml", "fr3_moveit_controllers.yaml"}
 
 
 @pytest.mark.parametrize("config", sorted(p for p in (ROOT / "config").glob("*.yaml") if p.name not in FOREIGN),

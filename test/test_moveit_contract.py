@@ -274,3 +274,18 @@ def test_stop_and_shutdown_reach_moveit(node_with):
     node.backend.stop_arm()
     node.close()
     assert ("stop",) in rec.calls and rec.calls[-1] == ("shutdown",)
+
+
+def test_package_paths_resolve_to_installed_share_files():
+    from vla_grounding.nodes.moveit_backend import resolve_path
+
+    assert Path(resolve_path("package://vla_grounding/config/fr3_moveit_controllers.yaml")).is_file()
+    assert resolve_path("config/x.yaml") == "config/x.yaml"  # read inside the MoveIt config package
+    with pytest.raises(RuntimeError, match="package 'franka_nothing' is not installed"):
+        resolve_path("package://franka_nothing/x.urdf")
+    fr3 = yaml.safe_load((ROOT / "config" / "fr3_realsense.yaml").read_text())
+    moveit = fr3["arm_controller_node"]["ros__parameters"]["moveit"]
+    assert moveit["controllers"] == "package://vla_grounding/config/fr3_moveit_controllers.yaml"
+    controllers = yaml.safe_load((ROOT / "config" / "fr3_moveit_controllers.yaml").read_text())
+    arm = controllers["moveit_simple_controller_manager"]["fr3_arm_controller"]
+    assert arm["type"] == "FollowJointTrajectory" and arm["joints"] == [f"fr3_joint{i}" for i in range(1, 8)]

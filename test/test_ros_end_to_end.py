@@ -29,14 +29,15 @@ def graph(module_launch):
 
 class GraphClient:
     def __init__(self, node, graph) -> None:
-        from rclpy.action import ActionClient
         from std_msgs.msg import String
         from vla_grounding.action import ExecuteInstruction
         from vla_grounding.msg import PickPlace
         from vla_grounding.srv import MoveTool, ResetTask, TaskState
 
+        from vla_grounding.nodes.action_call import SafeActionClient
+
         self.node, self.graph = node, graph
-        self.action = ActionClient(node, ExecuteInstruction, "execute_instruction")
+        self.action = SafeActionClient(node, ExecuteInstruction, "execute_instruction")
         self.reset_cli = node.create_client(ResetTask, "sim/reset")
         self.state_cli = node.create_client(TaskState, "sim/state")
         self.move_cli = node.create_client(MoveTool, "sim/move_tool")
@@ -252,10 +253,10 @@ def test_a_node_stopped_while_it_loads_its_model_exits_0_within_2_s(launch, sig)
 
 def test_sigterm_during_a_goal_answers_it_and_exits_0_within_2_s(launch, ros_node):
     """In a namespace of its own: the module's graph runs beside it."""
-    from rclpy.action import ActionClient
     from vla_grounding.action import ExecuteInstruction
     from vla_grounding.srv import Ground, TaskState
 
+    from vla_grounding.nodes.action_call import SafeActionClient
     from vla_grounding.nodes.background import wait_future
     from vla_grounding.nodes.graph import wait_for_action_server, wait_for_service
     from vla_grounding.nodes.processes import fastdds_shm_files
@@ -266,7 +267,7 @@ def test_sigterm_during_a_goal_answers_it_and_exits_0_within_2_s(launch, ros_nod
     time.sleep(3.0)  # their DDS participants exist now: new files after this are the arm's
     before = fastdds_shm_files()
     arm = launch("vla_grounding.nodes.arm_controller_node", [*sim_params("arm_controller_node"), *ns], name="arm_t")
-    action = ActionClient(ros_node.node, ExecuteInstruction, "/sigterm_test/execute_instruction")
+    action = SafeActionClient(ros_node.node, ExecuteInstruction, "/sigterm_test/execute_instruction")
     state = ros_node.node.create_client(TaskState, "/sigterm_test/sim/state")
     ground = ros_node.node.create_client(Ground, "/sigterm_test/ground")
     wait_for_action_server(action, timeout=120)

@@ -65,13 +65,13 @@ def test_pick_place_arrives_intact_in_another_process(ros_node, launch):
 
 
 def test_execute_instruction_goal_feedback_and_result_round_trip(ros_node, launch):
-    from rclpy.action import ActionClient
     from vla_grounding.action import ExecuteInstruction
 
+    from vla_grounding.nodes.action_call import SafeActionClient
     from vla_grounding.nodes.graph import wait_for_action_server
 
     server = launch(str(PEERS / "echo_action_server.py"))
-    client = ActionClient(ros_node.node, ExecuteInstruction, "execute_instruction")
+    client = SafeActionClient(ros_node.node, ExecuteInstruction, "execute_instruction")
     try:
         wait_for_action_server(client, timeout=30)
     except TimeoutError:

@@ -53,13 +53,14 @@ def scene():
 @pytest.fixture
 def graph(ros_node, sim_launch):
     """Waits until the launched graph serves everything; gives the test node's clients."""
-    from rclpy.action import ActionClient
     from vla_grounding.action import ExecuteInstruction
     from vla_grounding.srv import Ground, TaskState
 
+    from vla_grounding.nodes.action_call import SafeActionClient
+
     node = ros_node.node
     clients = {"state": node.create_client(TaskState, "sim/state"), "ground": node.create_client(Ground, "ground"),
-               "action": ActionClient(node, ExecuteInstruction, "execute_instruction")}
+               "action": SafeActionClient(node, ExecuteInstruction, "execute_instruction")}
     deadline = time.monotonic() + 180
     while not (clients["state"].service_is_ready() and clients["ground"].service_is_ready()
                and clients["action"].server_is_ready()):

@@ -159,13 +159,13 @@ def test_trajectory_topic_moves_the_arm_and_an_empty_one_stops_it(ros_node, robo
 def test_follow_joint_trajectory_action_feedback_tolerances_and_bad_goals(ros_node, robot):
     from control_msgs.action import FollowJointTrajectory
     from control_msgs.msg import JointTolerance
-    from rclpy.action import ActionClient
 
+    from vla_grounding.nodes.action_call import SafeActionClient
     from vla_grounding.nodes.background import wait_future
     from vla_grounding.nodes.graph import wait_for_action_server
 
     joints = Joints(ros_node.node, "/robot/joint_states")
-    client = ActionClient(ros_node.node, FollowJointTrajectory,
+    client = SafeActionClient(ros_node.node, FollowJointTrajectory,
                           "/robot/joint_trajectory_controller/follow_joint_trajectory")
     wait_for_action_server(client, timeout=60)
     names, q = joints.latest(60)

@@ -21,7 +21,6 @@ import time
 import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseStamped
-from rclpy.action import ActionClient
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
@@ -30,6 +29,7 @@ from vla_grounding.action import ExecuteInstruction
 from vla_grounding.msg import PickPlace
 from vla_grounding.srv import Ground
 
+from vla_grounding.nodes.action_call import SafeActionClient
 from vla_grounding.nodes.background import BackgroundNode
 from vla_grounding.nodes.image_conversion import intrinsics_to_camera_info, numpy_to_image
 from vla_grounding.perception.transforms import pose_list_to_matrix
@@ -50,7 +50,7 @@ class Fuzzer:
         self.instruction_pub = node.create_publisher(String, "instruction", 10)
         self.pick_place_pub = node.create_publisher(PickPlace, "pick_place", 10)
         self.ground_cli = node.create_client(Ground, "ground")
-        self.action = ActionClient(node, ExecuteInstruction, "execute_instruction")
+        self.action = SafeActionClient(node, ExecuteInstruction, "execute_instruction")
         self.published: list[str] = []  # PickPlace from grounding_node (topic instructions: all bad here)
         self.poses = 0  # pick_pose messages: one per successful grounding, so only for the good calls
         self.good_groundings = 0

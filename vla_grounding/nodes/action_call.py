@@ -1,4 +1,5 @@
-"""Blocking action calls from inside a callback of a multi-threaded executor (as service_call does for services)."""
+"""Action clients that do not lose fast answers, and blocking action calls from inside a callback of a
+multi-threaded executor (as service_call does for services)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,38 @@ import threading
 import time
 from collections.abc import Callable
 
+from rclpy.action import ActionClient
 from rclpy.node import Node
 
 from vla_grounding.nodes.service_call import Stopped
+
+
+class SafeActionClient(ActionClient):
+    """rclpy's ActionClient (7.x, Jazzy) registers a request only after sending it. When another
+    executor thread takes a fast server's answer in between, rclpy drops it as "unexpected" ("There
+    may be more than one action server") and the caller waits for ever; seen here under load with
+    sim_node's trajectory server. This client holds one lock across sending + registering and
+    across processing answers."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._request_lock = threading.RLock()
+
+    def send_goal_async(self, *args, **kwargs):
+        with self._request_lock:
+            return super().send_goal_async(*args, **kwargs)
+
+    def _get_result_async(self, goal_handle):
+        with self._request_lock:
+            return super()._get_result_async(goal_handle)
+
+    def _cancel_goal_async(self, goal_handle):
+        with self._request_lock:
+            return super()._cancel_goal_async(goal_handle)
+
+    async def execute(self, taken_data):
+        with self._request_lock:
+            return await super().execute(taken_data)
 
 
 class Cancelled(RuntimeError):

@@ -38,12 +38,12 @@ class DemoClient:
 
     def __init__(self) -> None:
         import rclpy
-        from rclpy.action import ActionClient
         from rclpy.qos import qos_profile_sensor_data
         from sensor_msgs.msg import Image
         from std_msgs.msg import String
 
         from vla_grounding.action import ExecuteInstruction
+        from vla_grounding.nodes.action_call import SafeActionClient
         from vla_grounding.nodes.background import BackgroundNode
         from vla_grounding.srv import ResetTask, TaskState
 
@@ -57,7 +57,7 @@ class DemoClient:
         self.node.create_subscription(Image, "grounding/heatmap", lambda m: setattr(self, "heatmap", m), 1)
         self.node.create_subscription(String, "grounding/status", lambda m: self.status.append(m.data), 10)
         self.instruction_pub = self.node.create_publisher(String, "instruction", 10)
-        self.action = ActionClient(self.node, ExecuteInstruction, "execute_instruction")
+        self.action = SafeActionClient(self.node, ExecuteInstruction, "execute_instruction")
         self.state_client = self.node.create_client(TaskState, "sim/state")
         self.reset_client = self.node.create_client(ResetTask, "sim/reset")
         self.Goal, self.StateReq = ExecuteInstruction.Goal, TaskState.Request

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -33,7 +34,7 @@ class MoveItSettings:
     planning_group: str
     tool_link: str
     base_frame: str
-    urdf: str = ""  # URDF/xacro path (relative: in the config package); empty: the builder's default
+    urdf: str = ""  # URDF/xacro (package://pkg/file, absolute, or relative to the config package); "": default
     srdf: str = ""
     xacro_args: tuple[str, ...] = ()  # name:=value mappings for the xacro files
     controllers: str = ""  # trajectory execution YAML (relative: in the config package)
@@ -52,6 +53,20 @@ def moveit_messages() -> SimpleNamespace:
                            SolidPrimitive=SolidPrimitive)
 
 
+def resolve_path(path: str) -> str:
+    """``package://<package>/<file>`` -> the file in that package's share folder; other paths unchanged
+    (relative ones are read by moveit_configs_utils inside the MoveIt config package)."""
+    if not path.startswith("package://"):
+        return path
+    package, _, rest = path[len("package://"):].partition("/")
+    from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+
+    try:
+        return str(Path(get_package_share_directory(package)) / rest)
+    except PackageNotFoundError as exc:
+        raise RuntimeError(f"{path}: package {package!r} is not installed") from exc
+
+
 def config_dict(settings: MoveItSettings) -> dict:
     """moveit_py's configuration, built as the tutorials build it (moveit_configs_utils)."""
     try:
@@ -61,13 +76,13 @@ def config_dict(settings: MoveItSettings) -> dict:
     mappings = dict(arg.split(":=", 1) for arg in settings.xacro_args)
     builder = MoveItConfigsBuilder(robot_name=settings.robot_name, package_name=settings.config_package)
     if settings.urdf:
-        builder = builder.robot_description(file_path=settings.urdf, mappings=mappings or None)
+        builder = builder.robot_description(file_path=resolve_path(settings.urdf), mappings=mappings or None)
     if settings.srdf:
-        builder = builder.robot_description_semantic(file_path=settings.srdf, mappings=mappings or None)
+        builder = builder.robot_description_semantic(file_path=resolve_path(settings.srdf), mappings=mappings or None)
     if settings.controllers:
-        builder = builder.trajectory_execution(file_path=settings.controllers)
+        builder = builder.trajectory_execution(file_path=resolve_path(settings.controllers))
     if settings.moveit_py_config:
-        builder = builder.moveit_cpp(file_path=settings.moveit_py_config)
+        builder = builder.moveit_cpp(file_path=resolve_path(settings.moveit_py_config))
     return builder.planning_pipelines(pipelines=["ompl", "pilz_industrial_motion_planner"]).to_moveit_configs().to_dict()
 
 

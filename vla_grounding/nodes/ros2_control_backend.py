@@ -25,7 +25,7 @@ from trajectory_msgs.msg import JointTrajectory
 from vla_grounding.motion.cartesian import JointPath, MotionLimits, line_path
 from vla_grounding.motion.kinematics import ArmKinematics
 from vla_grounding.motion.sequence import Stage
-from vla_grounding.nodes.action_call import Cancelled, send_goal
+from vla_grounding.nodes.action_call import Cancelled, SafeActionClient, send_goal
 from vla_grounding.nodes.joint_msgs import duration, joint_positions, path_to_msg
 from vla_grounding.nodes.service_call import Stopped
 
@@ -56,10 +56,9 @@ class Ros2ControlBackend:
         if interface in ("auto", "action"):
             try:
                 from control_msgs.action import FollowJointTrajectory
-                from rclpy.action import ActionClient
 
                 self._goal_type = FollowJointTrajectory.Goal
-                self.action = ActionClient(node, FollowJointTrajectory,
+                self.action = SafeActionClient(node, FollowJointTrajectory,
                                            f"{trajectory_controller}/follow_joint_trajectory", callback_group=group)
             except ImportError:
                 if interface == "action":

@@ -15,6 +15,7 @@ from rclpy.node import Node
 from std_msgs.msg import Float64MultiArray
 from std_srvs.srv import SetBool
 
+from vla_grounding.nodes.action_call import SafeActionClient
 from vla_grounding.nodes.service_call import Stopped, call
 
 
@@ -66,10 +67,9 @@ class GripperTool:
         if interface in ("auto", "action"):
             try:
                 from control_msgs.action import GripperCommand
-                from rclpy.action import ActionClient
 
                 self._goal_type = GripperCommand.Goal
-                self.action = ActionClient(node, GripperCommand, action_name or f"{controller}/gripper_cmd",
+                self.action = SafeActionClient(node, GripperCommand, action_name or f"{controller}/gripper_cmd",
                                            callback_group=ReentrantCallbackGroup())
             except ImportError:
                 if interface == "action":
