@@ -34,7 +34,8 @@ def test_fuzzed_inputs_never_produce_a_pose_or_a_crash(launch, ros_node):
     print(f"fuzz seed {seed} ({seconds:g} s): replay with VLA_FUZZ_SEED={seed}")
     graph = {  # the fuzzer is the only camera: the simulator's own stream is moved aside
         "sim": launch("vla_grounding.nodes.sim_node",
-                      [*sim_params("sim_node", task=TASK, seed=SCENE_SEED, publish_rate=2.0), *SIM_CAMERA],
+                      [*sim_params("sim_node", task=TASK, seed=SCENE_SEED, publish_rate=2.0, control_rate=10.0),
+                       *SIM_CAMERA],
                       name="fuzz_sim"),
         "grounding": launch("vla_grounding.nodes.grounding_node", sim_params("grounding_node"), name="fuzz_grounding"),
         "arm": launch("vla_grounding.nodes.arm_controller_node", sim_params("arm_controller_node"), name="fuzz_arm"),

@@ -84,10 +84,11 @@ def param(verb: str, node: str, name: str) -> str:
     its freshly started node has not matched the parameter services yet: a user would run it
     again, and so does this.
     """
-    for _ in range(3):
+    for _ in range(5):
         out = ros2("param", verb, "--no-daemon", "--timeout", "10", node, name).stdout.strip()
         if out:
             break
+        time.sleep(1.0)
     return out
 
 
