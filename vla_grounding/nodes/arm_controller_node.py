@@ -136,7 +136,7 @@ class ArmControllerNode(Node):
             finger = declare(self, "tool.finger_joint", "panda_finger_joint1", "joint_states name of a finger")
             self.tool = GripperTool(
                 self, declare(self, "controller.gripper", "gripper_controller", "name of the gripper controller"),
-                "topic" if interface == "topic" else interface,
+                interface,
                 declare(self, "tool.gripper_open", 0.04, "gripper command that opens it (m)", low=0.0),
                 declare(self, "tool.gripper_effort", 20.0, "max effort when closing (N)", low=0.0),
                 declare(self, "tool.min_grasp", 0.002, "a close ending below this (m) holds nothing", low=0.0),

@@ -106,7 +106,7 @@ class MoveItBackend:
         self.arm = robot.get_planning_component(settings.planning_group)
         self.linear = plan_parameters(robot, settings.linear_params)
         self.free = plan_parameters(robot, settings.free_params)
-        self.kinematics = None  # no own IK: the arm controller's retreat uses stages, not joint states
+        self.kinematics = None  # no own IK: after a failure the arm controller does not retreat with this backend
         self._add_table()
 
     # -- planning scene --------------------------------------------------------------------------
