@@ -84,12 +84,14 @@ def param(verb: str, node: str, name: str) -> str:
     its freshly started node has not matched the parameter services yet: a user would run it
     again, and so does this.
     """
+    err = ""
     for _ in range(5):
-        out = ros2("param", verb, "--no-daemon", "--timeout", "10", node, name).stdout.strip()
+        result = ros2("param", verb, "--no-daemon", "--timeout", "20", node, name)
+        out, err = result.stdout.strip(), result.stderr.strip()
         if out:
             break
         time.sleep(1.0)
-    return out
+    return out or f"(nothing printed; stderr: {err[-500:]})"
 
 
 def task_state(graph):

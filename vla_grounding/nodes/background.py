@@ -32,6 +32,10 @@ class BackgroundNode:
         self._thread.join(timeout=5)
         self.executor.remove_node(self.node)
         self.executor.shutdown()
+        for waitable in list(self.node.waitables):  # action clients/servers: destroy_node leaves them alive
+            destroy = getattr(waitable, "destroy", None)
+            if destroy is not None:
+                destroy()
         self.node.destroy_node()
 
 
