@@ -18,7 +18,8 @@ drives a real arm or Gazebo:
   ``camera/depth/image_raw`` (32FC1 m or 16UC1 mm, aligned to colour),
   ``camera/color/camera_info``; its optical frame on ``/tf_static`` where tf2_ros is installed.
   The last render is re-published at ``publish_rate``; while the scene moves it is
-  re-rendered ``motion_render_rate`` times a second (a render costs ~0.15 s of CPU here).
+  re-rendered ``motion_render_rate`` times a second (a render costs ~0.15 s of CPU here, and
+  simulated time stands still meanwhile: joint_states keep coming with the last positions).
 
 For evaluation: ``sim/reset`` (ResetTask), ``sim/state`` (TaskState); releasing a held
 object ends one pick-and-place step and scores it. ``sim/move_tool`` (MoveTool, a
@@ -105,6 +106,7 @@ class SimNode(Node):
         self._last_render = 0.0
         self._settle_until = 0.0
         self._last_tick = time.monotonic()
+        self._last_joints: tuple | None = None
 
         qos = qos_profile_sensor_data
         self.color_pub = self.create_publisher(Image, "camera/color/image_raw", qos)
@@ -206,13 +208,25 @@ class SimNode(Node):
     def _control(self) -> None:
         """Advance the simulation by the wall time since the last tick and publish joint_states."""
         now = time.monotonic()
-        dt, self._last_tick = min(now - self._last_tick, 0.25), now
-        with self._lock:
+        if not self._lock.acquire(timeout=0.005):
+            # a render or a reset holds the simulation: its time stands still, and joint_states say so
+            # (the last positions, stamped now) instead of going quiet
+            self._last_tick = now  # simulated time does not catch up afterwards: it ran slower than real time
+            if self._last_joints is not None:
+                self._publish_joints(*self._last_joints)
+            return
+        try:
+            dt, self._last_tick = min(now - self._last_tick, 0.25), now
             if self.follower.running() or now < self._settle_until:
                 if self.env.advance(self.follower, dt):
                     self._settle_until = now + SETTLE_SECONDS
                 self._dirty = True
-            names, q = self.env.joint_positions()
+            self._last_joints = self.env.joint_positions()
+        finally:
+            self._lock.release()
+        self._publish_joints(*self._last_joints)
+
+    def _publish_joints(self, names, q) -> None:
         msg = JointState(name=names, position=[float(v) for v in q])
         msg.header.stamp = self.get_clock().now().to_msg()
         self.joint_pub.publish(msg)
