@@ -99,7 +99,7 @@ class ArmControllerNode(Node):
                 goal_tolerance=declare(self, "goal_tolerance", 0.01, "goal tolerance per joint (rad)", low=1e-4),
                 goal_time_tolerance=declare(self, "goal_time_tolerance", 1.0, "s after a trajectory's end to "
                                             "reach the goal", low=0.0),
-                timeout=timeout, stop=self._stopping,
+                stop=self._stopping,
                 yaw_choices=(0.0, np.pi) if tool == "gripper" else (0.0, np.pi / 2, -np.pi / 2, np.pi))
         else:
             from vla_grounding.nodes.moveit_backend import MoveItBackend, MoveItSettings

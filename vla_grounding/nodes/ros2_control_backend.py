@@ -36,9 +36,9 @@ STARTUP_WAIT = 3.0  # s a goal waits for robot_description and joint_states
 class Ros2ControlBackend:
     def __init__(self, node: Node, *, tool_link: str, tool_offset: float, trajectory_controller: str,
                  interface: str, limits: MotionLimits, path_tolerance: float, goal_tolerance: float,
-                 goal_time_tolerance: float, timeout: float, stop: threading.Event,
+                 goal_time_tolerance: float, stop: threading.Event,
                  yaw_choices: tuple[float, ...]) -> None:
-        self.node, self.limits, self.timeout, self.stop = node, limits, timeout, stop
+        self.node, self.limits, self.stop = node, limits, stop
         self.tool_link, self.tool_offset, self.yaw_choices = tool_link, tool_offset, yaw_choices
         self.path_tolerance, self.goal_tolerance, self.goal_time_tolerance = (path_tolerance, goal_tolerance,
                                                                                goal_time_tolerance)

@@ -10,7 +10,7 @@ that shows as a path-tolerance violation. Stopping holds the arm where it is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -42,7 +42,6 @@ class _Active:
     tolerances: Tolerances
     elapsed: float = 0.0
     id: int = 0
-    error: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def trajectory_from_points(joint_names: list[str], points: list[tuple[list[float], float]],
@@ -84,7 +83,7 @@ class TrajectoryFollower:
         """Run ``path`` from now on (replacing any running one, which ends STOPPED); its id."""
         self.stop("replaced by a newer trajectory")
         self._next_id += 1
-        self.active = _Active(path, tolerances, id=self._next_id, error=np.zeros_like(path.start))
+        self.active = _Active(path, tolerances, id=self._next_id)
         return self._next_id
 
     def stop(self, message: str = "stopped") -> None:
@@ -114,13 +113,13 @@ class TrajectoryFollower:
         want = a.path.sample(a.elapsed)
         limit = self.velocity_limits * dt
         q_next = q + np.clip(want - q, -limit, limit)
-        a.error = want - q_next
+        error = want - q_next
         names = a.path.joint_names
-        over = (a.tolerances.path > 0) & (np.abs(a.error) > a.tolerances.path)
+        over = (a.tolerances.path > 0) & (np.abs(error) > a.tolerances.path)
         if a.elapsed < a.path.duration and np.any(over):
             j = int(np.flatnonzero(over)[0])
             self._finish(Outcome(PATH_TOLERANCE_VIOLATED, f"path tolerance violated: joint {names[j]} is "
-                                 f"{abs(a.error[j]):.3f} rad from the trajectory (tolerance {a.tolerances.path[j]:g})"))
+                                 f"{abs(error[j]):.3f} rad from the trajectory (tolerance {a.tolerances.path[j]:g})"))
             return q_next
         if a.elapsed >= a.path.duration:
             goal_error = np.abs(a.path.end - q_next)
