@@ -96,15 +96,18 @@ class GripperTool:
 
     def _command_topic(self, target: float) -> float:
         self.publisher.publish(Float64MultiArray(data=[float(target)]))
-        deadline, last, still = time.monotonic() + self.timeout, None, time.monotonic()
-        while time.monotonic() < deadline:  # until the finger stops moving (on an object or at the target)
+        deadline, start, last, still = time.monotonic() + self.timeout, None, None, time.monotonic()
+        while time.monotonic() < deadline:  # until the finger is at the target, or moved and stopped (on an object)
             if self.stop.is_set():
                 raise Stopped("stopped waiting for the gripper: the node is shutting down")
             position = self.finger_position(self.finger_joint)
             if position is not None:
+                start = position if start is None else start
+                if abs(position - target) < 1e-3:
+                    return float(position)
                 if last is None or abs(position - last) > 1e-4:
                     last, still = position, time.monotonic()
-                elif time.monotonic() - still > 0.2:
+                elif abs(position - start) > 1e-4 and time.monotonic() - still > 0.2:
                     return float(position)
             time.sleep(0.02)
         raise TimeoutError(f"joint_states did not show {self.finger_joint} settle within {self.timeout:g} s")
