@@ -25,10 +25,12 @@ def sim_frame(sim_scene):
     return sim_scene[0]
 
 
-# The same behaviour through both input paths: the wheel-only set-up's (hand-written matcher,
-# numpy decoding, the camera_pose calibration) and a ROS install's (message_filters, cv_bridge,
-# tf2 with the calibration as the fallback: no transform is published here).
+# The same behaviour through every input path: the default (camera messages read from DDS
+# only when asked), the wheel-only set-up's per-message matcher with numpy decoding and the
+# camera_pose calibration, and a ROS install's (message_filters, cv_bridge, tf2 with the
+# calibration as the fallback: no transform is published here).
 INPUT_PATHS = [
+    pytest.param(("on_demand", "numpy", False), id="on_demand-numpy-calibration"),
     pytest.param(("builtin", "numpy", False), id="builtin-numpy-calibration"),
     pytest.param(("message_filters", "cv_bridge", True), id="message_filters-cv_bridge-tf2",
                  marks=pytest.mark.extras("message_filters", "cv_bridge", "tf2_ros")),
@@ -210,7 +212,7 @@ def test_a_future_stamped_frame_is_dropped_and_does_not_freeze_the_input(ros_nod
                                                                          sim_scene, grounding):
     nan_depth = np.full_like(sim_frame.depth, np.nan)  # grounding on this frame would refuse: "valid pixels"
     camera.publish(depth=nan_depth, stamp=stamp_in(ros_node.node, 3600.0), repeats=2)
-    camera.publish()  # current stamps
+    camera.publish(repeats=2)  # current stamps (on_demand: 4 frames fit the sensor QoS history of 5)
     r = client(named_instruction(sim_scene))
     assert r.success, r.message
     assert "ahead of this node's clock" in grounding.output()
@@ -234,6 +236,7 @@ def test_frames_stamped_in_1970_are_refused_as_an_unset_clock(client, camera):
 
 def test_streams_that_stop_matching_after_a_good_frame_are_named(client, camera):
     camera.publish(repeats=2)
+    client(INSTRUCTION)  # the good frame is seen (on_demand reads frames only when asked)
     camera.publish(offsets=(0.0, -0.5, 0.0), repeats=12)  # depth 0.5 s behind colour and camera_info
     r = client(INSTRUCTION, max_image_age=0.5)
     assert not r.success and "frames keep arriving but do not match" in r.message and "sync_slop" in r.message

@@ -12,6 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from vla_grounding.perception.camera import RGBDFrame
 from vla_grounding.perception.heightmap import TopDownView, back_project, grid_indices, view_from_points
@@ -48,25 +51,21 @@ class Proposals:
 
 
 def _label_regions(fg: np.ndarray, color: np.ndarray, max_color_dist: float) -> np.ndarray:
-    """Connected components of ``fg`` whose 4-neighbours differ in colour by < max_color_dist
-    (min-label propagation; images here are small, so this converges in a few dozen sweeps)."""
+    """Connected components of ``fg`` whose 4-neighbours differ in colour by < max_color_dist,
+    each labelled with its first cell's flat index (-1 outside ``fg``)."""
     rows, cols = fg.shape
-    lab = np.where(fg, np.arange(rows * cols).reshape(rows, cols), -1)
     c = color.astype(np.float32)
     right = fg[:, :-1] & fg[:, 1:] & (np.linalg.norm(c[:, :-1] - c[:, 1:], axis=-1) < max_color_dist)
     down = fg[:-1, :] & fg[1:, :] & (np.linalg.norm(c[:-1, :] - c[1:, :], axis=-1) < max_color_dist)
-    big = rows * cols + 1
-    lab = np.where(fg, lab, big)
-    for _ in range(rows * cols):
-        old = lab
-        lab = lab.copy()
-        lab[:, :-1] = np.where(right, np.minimum(lab[:, :-1], lab[:, 1:]), lab[:, :-1])
-        lab[:, 1:] = np.where(right, np.minimum(lab[:, 1:], lab[:, :-1]), lab[:, 1:])
-        lab[:-1, :] = np.where(down, np.minimum(lab[:-1, :], lab[1:, :]), lab[:-1, :])
-        lab[1:, :] = np.where(down, np.minimum(lab[1:, :], lab[:-1, :]), lab[1:, :])
-        if np.array_equal(lab, old):
-            break
-    return np.where(fg, lab, -1)
+    n = rows * cols
+    index = np.arange(n).reshape(rows, cols)
+    a = np.concatenate([index[:, :-1][right], index[:-1, :][down]])
+    b = np.concatenate([index[:, 1:][right], index[1:, :][down]])
+    graph = coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    first = np.full(component.max() + 1, n, np.int64)
+    np.minimum.at(first, component, np.arange(n))
+    return np.where(fg.reshape(-1), first[component], -1).reshape(rows, cols)
 
 
 def footprint_yaw(xy: np.ndarray) -> float:
@@ -104,42 +103,36 @@ def _chroma(rgb: np.ndarray) -> np.ndarray:
     return rgb / max(float(rgb.sum()), 1.0)
 
 
-def _centre_in_box(a: tuple, b: tuple, margin: int = 3) -> bool:
-    """The centre of box a lies in box b grown by ``margin`` cells; boxes are (r0, c0, r1, c1)."""
-    r, c = (a[0] + a[2]) / 2, (a[1] + a[3]) / 2
-    return b[0] - margin <= r <= b[2] + margin and b[1] - margin <= c <= b[3] + margin
-
-
 def _merge_fragments(labels: np.ndarray, color: np.ndarray, max_chroma_dist: float = 0.035) -> np.ndarray:
     """Attach each region to the nearest larger region of the same hue whose box contains its
     centre (a bowl's shaded floor, or a rim arc cut off by the block inside it). Each fragment
     joins one parent only, so two neighbouring objects are never chained together."""
-    ids = [int(i) for i in np.unique(labels) if i >= 0]
-    boxes, means, sizes = {}, {}, {}
-    for i in ids:
-        rc = np.argwhere(labels == i)
-        sizes[i] = len(rc)
-        boxes[i] = (*rc.min(0), *rc.max(0))
-        means[i] = _chroma(color[rc[:, 0], rc[:, 1]].astype(np.float32).mean(0))
-    centre = {i: np.array([(boxes[i][0] + boxes[i][2]) / 2, (boxes[i][1] + boxes[i][3]) / 2]) for i in ids}
-    parent: dict[int, int] = {}
-    for s in ids:
-        hosts = [
-            p
-            for p in ids
-            if sizes[p] > sizes[s]
-            and _centre_in_box(boxes[s], boxes[p], margin=0)
-            and np.abs(means[p] - means[s]).max() < max_chroma_dist
-        ]
-        if hosts:
-            parent[s] = min(hosts, key=lambda p: float(np.linalg.norm(centre[p] - centre[s])))
-    out = labels.copy()
+    ids = np.unique(labels[labels >= 0])
+    if len(ids) == 0:
+        return labels.copy()
+    dense = np.where(labels >= 0, np.searchsorted(ids, labels) + 1, 0)  # 1..n, 0 = none
+    n = len(ids)
+    sizes = np.bincount(dense.ravel(), minlength=n + 1)[1:]
+    rgb_sums = np.stack([np.bincount(dense.ravel(), color[..., ch].ravel().astype(np.float64), n + 1)[1:]
+                         for ch in range(3)], axis=1)
+    means = np.array([_chroma(m) for m in rgb_sums / sizes[:, None]])
+    boxes = [(sl[0].start, sl[1].start, sl[0].stop - 1, sl[1].stop - 1) for sl in ndimage.find_objects(dense)]
+    centre = np.array([[(b[0] + b[2]) / 2, (b[1] + b[3]) / 2] for b in boxes])
+    box = np.array(boxes, dtype=float)
+    # host[s, p]: p is larger than s, p's box holds s's centre, and they have the same hue
+    host = (sizes[None, :] > sizes[:, None]) \
+        & (box[None, :, 0] <= centre[:, None, 0]) & (centre[:, None, 0] <= box[None, :, 2]) \
+        & (box[None, :, 1] <= centre[:, None, 1]) & (centre[:, None, 1] <= box[None, :, 3]) \
+        & (np.abs(means[None, :, :] - means[:, None, :]).max(-1) < max_chroma_dist)
+    distance = np.linalg.norm(centre[None, :, :] - centre[:, None, :], axis=-1)
+    parent = {int(s): int(np.argmin(np.where(host[s], distance[s], np.inf))) for s in np.flatnonzero(host.any(1))}
+    root_of = np.concatenate([[-1], ids])
     for s in parent:
         root = s
         while root in parent:
             root = parent[root]
-        out[labels == s] = root
-    return out
+        root_of[s + 1] = ids[root]
+    return root_of[dense]
 
 
 def _square_box(v0: int, u0: int, v1: int, u1: int, pad: float, h: int, w: int) -> tuple[int, int, int, int]:
@@ -160,7 +153,8 @@ def propose_regions(
 ) -> Proposals:
     """Object regions above the table, with their geometry and camera-image crops."""
     xyz, rgb, pix = back_project(frame)
-    view = view_from_points(xyz, rgb, workspace)
+    keep, cell = grid = grid_indices(xyz, workspace)
+    view = view_from_points(xyz, rgb, workspace, grid=grid)
     fg = view.valid & (view.height > min_height)
     labels = _label_regions(fg, view.color, max_color_dist)
     ids, counts = np.unique(labels[labels >= 0], return_counts=True)
@@ -172,7 +166,6 @@ def propose_regions(
     remap[ids] = np.arange(len(ids))
     labels = np.where(labels >= 0, remap[np.maximum(labels, 0)], -1)
     # camera pixels -> region, through the grid cell each pixel's point falls in
-    keep, cell = grid_indices(xyz, workspace)
     pix_region = labels.reshape(-1)[cell]
     pix_flat = pix[keep]
     h, w = frame.intrinsics.height, frame.intrinsics.width

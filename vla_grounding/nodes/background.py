@@ -22,13 +22,14 @@ class BackgroundNode:
     def _spin(self) -> None:
         while not self._stop.is_set():
             try:
-                self.executor.spin_once(timeout_sec=0.05)
+                self.executor.spin_once(timeout_sec=1.0)  # woken by work, or by close()
             except (ExternalShutdownException, KeyboardInterrupt):
                 return  # the process is shutting down (SIGINT/SIGTERM): close() still cleans up
 
     def close(self) -> None:
         """Stop spinning, then destroy (joining first: shutting down a spinning executor aborts)."""
         self._stop.set()
+        self.executor.wake()
         self._thread.join(timeout=5)
         self.executor.remove_node(self.node)
         self.executor.shutdown()

@@ -1,10 +1,14 @@
 """Keep the newest colour/depth/camera_info triple whose stamps agree within a slop.
 
-Two implementations of one behaviour, chosen by grounding_node's ``frame_sync`` parameter:
-message_filters' ApproximateTimeSynchronizer where it is installed (a ROS install, CI), and
-a hand-written matcher for the wheel-only set-up, where message_filters does not exist. Both
-only fill a "latest synchronised frame" slot: no callback work per frame beyond matching and
-no backlog, so a 30 Hz stream costs next to nothing while no instruction is pending.
+Three ways to one behaviour, chosen by grounding_node's ``frame_sync`` parameter:
+- ``on_demand`` (the default): no Python work per frame. The camera messages wait, still
+  serialized, in the DDS reader's history (KEEP_LAST, the QoS depth) and are only read when
+  an instruction asks for a frame: their stamps come from the CDR header and only the
+  matched triple is deserialized. grounding_node then costs next to nothing while idle.
+- ``message_filters``: message_filters' ApproximateTimeSynchronizer (a ROS install, CI), fed
+  by a callback per message;
+- ``builtin``: the same matching hand-written, for the wheel-only set-up, per message.
+All fill a "latest synchronised frame" slot, with no backlog.
 
 Stamps are checked as they arrive, before matching, so one odd stamp cannot freeze the input:
 a message stamped further ahead of this node's clock than ``max_future`` is dropped (with a
@@ -17,6 +21,7 @@ the newest stamp wins: a late, slightly older triple never replaces a newer one.
 from __future__ import annotations
 
 import importlib.util
+import struct
 import threading
 import time
 from collections import deque
@@ -189,6 +194,110 @@ class ApproximateTimeFrameSync(FrameSlot):
             self._offer(color, depth, info, time.monotonic())
 
 
+class _Serialized:
+    """A message as DDS delivered it (CDR bytes), with its header stamp read from them."""
+
+    __slots__ = ("data", "msg_type", "header")
+
+    def __init__(self, data: bytes, msg_type: type) -> None:
+        if len(data) < 12:
+            raise ValueError(f"a serialized {msg_type.__name__} of {len(data)} bytes has no header")
+        # 4-byte encapsulation header (odd second byte: little endian), then Header.stamp (int32, uint32)
+        sec, nanosec = struct.unpack_from("<iI" if data[1] & 1 else ">iI", data, 4)
+        self.data, self.msg_type = data, msg_type
+        self.header = _Header(_Stamp(sec, nanosec))
+
+    def message(self) -> Any:
+        from rclpy.serialization import deserialize_message
+
+        return deserialize_message(self.data, self.msg_type)
+
+
+@dataclass
+class _Stamp:
+    sec: int
+    nanosec: int
+
+
+@dataclass
+class _Header:
+    stamp: _Stamp
+
+
+class OnDemandFrameSync(LatestFrameSync):
+    """The builtin matcher, run on the messages DDS holds when a frame is asked for.
+
+    The subscriptions are serialized ones in a callback group that never executes, so the
+    executor never wakes for a camera message: DDS keeps the newest ``depth`` of each stream
+    (the QoS history) and :meth:`latest` takes them. Arrival times come from DDS's reception
+    timestamps, so "the camera went quiet" is still told apart from "stamps do not match".
+    """
+
+    name = "on_demand"
+
+    def __init__(self, slop: float = 0.02, queue_size: int = 5, **checks: Any) -> None:
+        super().__init__(slop, queue_size, **checks)
+        self._subscriptions: dict[str, Any] = {}
+        self._drain_lock = threading.Lock()
+
+    def attach(self, stream: str, subscription: Any) -> None:
+        self._subscriptions[stream] = subscription
+
+    def _drain(self) -> None:
+        """Take every message DDS holds, oldest first across the streams, into the matcher."""
+        with self._drain_lock:
+            now_mono, now_wall = time.monotonic(), time.time()
+            taken = []
+            for stream, sub in self._subscriptions.items():
+                while True:
+                    with sub.handle:
+                        result = sub.handle.take_message(sub.msg_type, True)
+                    if result is None:
+                        break
+                    data, info = result
+                    received = info.get("received_timestamp", 0) * 1e-9
+                    arrival = now_mono - max(0.0, now_wall - received) if received > 0 else now_mono
+                    try:
+                        taken.append((arrival, stream, _Serialized(data, sub.msg_type)))
+                    except ValueError as exc:
+                        self._warn_at_most_every(5.0, "serialized", f"dropping a {NAMES[stream]}: {exc}")
+            for arrival, stream, msg in sorted(taken, key=lambda e: e[0]):
+                self.add(stream, msg, arrival)
+
+    def latest(self) -> SyncedFrame | None:
+        self._drain()
+        with self._lock:
+            f = self._latest
+            if f is not None and isinstance(f.color, _Serialized):  # deserialize the chosen triple once
+                f = self._latest = SyncedFrame(f.color.message(), f.depth.message(), f.info.message(), f.stamp,
+                                               f.received)
+            return f
+
+    def describe_missing(self) -> str:
+        self._drain()
+        return super().describe_missing()
+
+
+def _never_executed_group() -> Any:
+    """A callback group the executor never waits on: its entities are only read by hand."""
+    from rclpy.callback_groups import CallbackGroup
+
+    class NeverExecuted(CallbackGroup):
+        def can_execute(self, entity: Any) -> bool:
+            return False
+
+        def beginning_execution(self, entity: Any) -> bool:
+            return False
+
+        def ending_execution(self, entity: Any) -> None:
+            pass
+
+    return NeverExecuted()
+
+
+FRAME_SYNCS = ("on_demand", "message_filters", "builtin", "auto")
+
+
 def message_filters_available() -> bool:
     return importlib.util.find_spec("message_filters") is not None
 
@@ -196,7 +305,8 @@ def message_filters_available() -> bool:
 def subscribe_rgbd(node: Any, backend: str, topics: dict[str, tuple[type, str]], qos: Any,
                    slop: float) -> FrameSlot:
     """Subscribe ``node`` (an rclpy Node) to the three camera streams, matched by ``backend``
-    (auto, message_filters or builtin); ``topics`` maps color/depth/info to (message type, topic)."""
+    (one of FRAME_SYNCS; auto: message_filters where installed, else builtin); ``topics`` maps
+    color/depth/info to (message type, topic)."""
     if backend == "auto":
         backend = "message_filters" if message_filters_available() else "builtin"
     if backend == "message_filters" and not message_filters_available():
@@ -204,7 +314,15 @@ def subscribe_rgbd(node: Any, backend: str, topics: dict[str, tuple[type, str]],
                          "use 'builtin' or 'auto'")
     checks = {"clock": lambda: node.get_clock().now().nanoseconds * 1e-9,
               "warn": lambda text: node.get_logger().warning(text)}
-    kind = ApproximateTimeFrameSync if backend == "message_filters" else LatestFrameSync
+    if backend == "on_demand":
+        sync = OnDemandFrameSync(slop, queue_size=max(int(qos.depth), 1), **checks)
+        group = _never_executed_group()
+        for stream in sync.STREAMS:
+            msg_type, topic = topics[stream]
+            sync.attach(stream, node.create_subscription(msg_type, topic, lambda msg: None, qos,
+                                                         callback_group=group, raw=True))
+        return sync
+    kind = {"message_filters": ApproximateTimeFrameSync, "builtin": LatestFrameSync}[backend]
     sync = kind(slop, **checks)
     for stream in sync.STREAMS:
         msg_type, topic = topics[stream]

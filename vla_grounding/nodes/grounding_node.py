@@ -17,8 +17,10 @@ import vla_grounding.nodes.stop_signals  # noqa: F401  isort: skip
 # isort: split
 
 import datetime
+import gc
 import importlib.util
 import math
+import os
 import time
 import traceback
 import unicodedata
@@ -32,7 +34,7 @@ from std_msgs.msg import String
 from visualization_msgs.msg import Marker, MarkerArray
 
 from vla_grounding.msg import PickPlace
-from vla_grounding.nodes.frame_sync import NAMES, SyncedFrame, subscribe_rgbd
+from vla_grounding.nodes.frame_sync import FRAME_SYNCS, NAMES, SyncedFrame, subscribe_rgbd
 from vla_grounding.nodes.image_conversion import (
     camera_info_to_intrinsics,
     color_to_rgb,
@@ -92,6 +94,8 @@ class GroundingNode(Node):
         self.policy_name = declare(self, "policy", "clip_regions", "grounding policy", choices=sorted(POLICIES))
         checkpoint = declare(self, "checkpoint", "", "policy checkpoint path; empty = the package's shipped one")
         device = declare(self, "device", "auto", "torch device: auto (CUDA when present), cpu, cuda, cuda:N")
+        threads = declare(self, "torch_threads", 0, "CPU threads for torch; 0 = half the cores (1 on a 2-core "
+                          "machine: the camera driver and DDS need the rest, and two threads contend)", low=0)
         clip_model = declare(self, "clip_model", "", "clip_regions: open_clip model name (e.g. ViT-B-32); "
                              "empty = the shipped small CLIP")
         clip_pretrained = declare(self, "clip_pretrained", "", "clip_regions: open_clip pretrained tag (e.g. "
@@ -110,14 +114,18 @@ class GroundingNode(Node):
                              "image's stamp", low=0.0, high=10.0)
         self.calibration = declare_camera_pose(self, "camera optical frame in the base frame [x, y, z, qx, qy, qz, "
                                                "qw]; used when tf2 is missing or has no transform")
-        sync_backend = declare(self, "frame_sync", "auto", "colour/depth/camera_info matching: message_filters' "
-                               "ApproximateTimeSynchronizer, the builtin matcher, or auto (the first if installed)",
-                               choices=["auto", "message_filters", "builtin"])
+        sync_backend = declare(self, "frame_sync", "on_demand", "colour/depth/camera_info matching: on_demand "
+                               "(messages read only when an instruction needs a frame: no work per frame), "
+                               "message_filters' ApproximateTimeSynchronizer or the builtin matcher (a callback "
+                               "per message), or auto (message_filters if installed, else builtin)",
+                               choices=list(FRAME_SYNCS))
         conversion = declare(self, "image_conversion", "auto", "sensor_msgs/Image decoding: cv_bridge, numpy, or "
                              "auto (cv_bridge where it works)", choices=["auto", "cv_bridge", "numpy"])
         self.workspace = declare_workspace(self)
         self.bridge = None if conversion == "numpy" else load_cv_bridge(required=conversion == "cv_bridge")
         self.tf: TfCameraPose | None = None
+        self._visuals: tuple | None = None
+        self.last_timings: dict[str, float] = {}
         want_tf = use_tf and importlib.util.find_spec("tf2_ros") is not None
         if not want_tf and self.calibration is None:
             why = "tf2_ros is not installed" if use_tf else "use_tf is false"
@@ -126,6 +134,9 @@ class GroundingNode(Node):
         if use_tf and not want_tf:
             self.get_logger().warning("tf2_ros is not installed: the camera pose is the camera_pose parameter")
 
+        import torch
+
+        torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) // 2))
         options: dict = {"device": device}
         if checkpoint:
             options["checkpoint"] = checkpoint
@@ -161,6 +172,10 @@ class GroundingNode(Node):
             pose_source += " (camera_pose as the fallback)"
         self.get_logger().info(f"frames matched by {self.sync.name}, images decoded by "
                                f"{'cv_bridge' if self.bridge else 'numpy'}, camera pose from {pose_source}")
+        # The models and libraries loaded above live until exit: keep the garbage collector from
+        # walking them again during every instruction.
+        gc.collect()
+        gc.freeze()
 
     # -- instruction entry points ---------------------------------------------------------
 
@@ -171,7 +186,8 @@ class GroundingNode(Node):
             self._report(f"refused: {exc}", error=True)
             return
         self.pick_place_pub.publish(out)
-        self._report(f"ok: {self._summary(out)}")
+        self._publish_visuals_safely()
+        self._report(f"ok: {self._summary(out)} {self._timing_text()}")
 
     def _on_ground(self, request: Ground.Request, response: Ground.Response) -> Ground.Response:
         try:
@@ -182,7 +198,8 @@ class GroundingNode(Node):
             self._report(f"refused: {exc}", error=True)
             return response
         response.success, response.message = True, self._summary(response.pick_place)
-        self._report(f"ok: {response.message}")
+        self._publish_visuals_safely()
+        self._report(f"ok: {response.message} {self._timing_text()}")
         return response
 
     def _report(self, text: str, error: bool = False) -> None:
@@ -213,10 +230,12 @@ class GroundingNode(Node):
 
     def ground(self, text: str, min_confidence: float | None = None, max_age: float | None = None) -> PickPlace:
         """Ground ``text`` in the newest frame; Refusal (never a pose) when anything is off."""
+        t0 = time.perf_counter()
         instruction = self._check_instruction(text)
         synced = self._fresh_frame(max_age if max_age is not None else self.max_image_age)
+        t1 = time.perf_counter()
         frame = self._to_rgbd(synced)
-        start = time.monotonic()
+        start = time.perf_counter()
         try:
             plan = self.policy.act(frame, instruction)
         except GroundingRefused as exc:
@@ -224,14 +243,23 @@ class GroundingNode(Node):
         except Exception as exc:  # a policy bug must not take the node down
             self.get_logger().error(traceback.format_exc())
             raise Refusal(f"the {self.policy_name} policy failed: {exc}") from exc
-        plan.timings.setdefault("policy", time.monotonic() - start)
+        self.last_timings = {"frame": t1 - t0, "decode": start - t1, "policy": time.perf_counter() - start}
         self._check_plan(plan, min_confidence if min_confidence is not None else self.min_confidence)
         out = self._to_msg(plan, instruction, synced)
+        self._visuals = (out, plan, frame)  # published after the pose: they must not delay it
+        return out
+
+    def _publish_visuals_safely(self) -> None:
+        visuals, self._visuals = self._visuals, None
+        if visuals is None:
+            return
         try:
-            self._publish_visuals(out, plan, frame)
+            self._publish_visuals(*visuals)
         except Exception:  # pictures must never cost the pose
             self.get_logger().error(f"could not publish the visualisation: {traceback.format_exc()}")
-        return out
+
+    def _timing_text(self) -> str:
+        return "(" + ", ".join(f"{k} {1000 * v:.0f} ms" for k, v in self.last_timings.items()) + ")"
 
     def _check_instruction(self, text: str) -> str:
         instruction = " ".join((text or "").split())

@@ -9,6 +9,7 @@ warped image.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,6 +65,13 @@ def valid_depth_mask(depth: np.ndarray, min_depth: float = MIN_DEPTH_M, max_dept
         return np.isfinite(depth) & (depth >= min_depth) & (depth <= max_depth)
 
 
+@functools.lru_cache(maxsize=4)
+def _centred_pixel_coords(width: int, height: int, cx: float, cy: float) -> tuple[np.ndarray, np.ndarray]:
+    """(u - cx, v - cy) of every pixel, flat: they depend on the camera model only."""
+    v, u = np.divmod(np.arange(width * height), width)
+    return u - cx, v - cy
+
+
 def back_project(
     frame: RGBDFrame, min_depth: float = MIN_DEPTH_M, max_depth: float = MAX_DEPTH_M
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -73,13 +81,16 @@ def back_project(
     depth = np.asarray(frame.depth, dtype=np.float32)
     mask = valid_depth_mask(depth, min_depth, max_depth)
     flat = np.flatnonzero(mask)
-    v, u = np.divmod(flat, k.width)
+    du, dv = _centred_pixel_coords(k.width, k.height, k.cx, k.cy)
     z = depth.reshape(-1)[flat].astype(np.float64)
-    cam = np.stack([(u - k.cx) * z / k.fx, (v - k.cy) * z / k.fy, z], axis=1)
+    cam = np.empty((len(flat), 3))
+    np.divide(np.multiply(du[flat], z, out=cam[:, 0]), k.fx, out=cam[:, 0])
+    np.divide(np.multiply(dv[flat], z, out=cam[:, 1]), k.fy, out=cam[:, 1])
+    cam[:, 2] = z
     t = np.asarray(frame.T_base_camera, dtype=np.float64)
     xyz = cam @ t[:3, :3].T + t[:3, 3]
-    rgb = np.asarray(frame.color).reshape(-1, 3)[flat]
-    return xyz, rgb.astype(np.uint8), flat
+    rgb = np.take(np.asarray(frame.color, dtype=np.uint8).reshape(-1, 3), flat, axis=0)
+    return xyz, rgb, flat
 
 
 def point_cloud(frame: RGBDFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -159,12 +170,15 @@ def grid_indices(xyz: np.ndarray, workspace: Workspace, z_tolerance: float = 0.0
 
 
 def _zbuffer(flat: np.ndarray, height: np.ndarray, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
-    """Index (into the inputs) of the highest point per occupied cell, and those cells."""
-    order = np.lexsort((height, flat))
-    flat_sorted = flat[order]
-    last = np.ones(len(order), dtype=bool)
-    last[:-1] = flat_sorted[1:] != flat_sorted[:-1]
-    return order[last], flat_sorted[last]
+    """Index (into the inputs) of the highest point per occupied cell (the last of equals), and
+    those cells in ascending order."""
+    top = np.full(n_cells, -np.inf)
+    np.maximum.at(top, flat, height)
+    highest = np.flatnonzero(height == top[flat])
+    best = np.full(n_cells, -1, np.int64)
+    np.maximum.at(best, flat[highest], highest)
+    cells = np.flatnonzero(best >= 0)
+    return best[cells], cells
 
 
 def _fill_small_holes(view: TopDownView, iterations: int) -> None:
@@ -194,18 +208,20 @@ def _fill_small_holes(view: TopDownView, iterations: int) -> None:
         view.valid = valid | fill
 
 
-def view_from_points(xyz: np.ndarray, rgb: np.ndarray, workspace: Workspace, fill_iterations: int = 2) -> TopDownView:
-    """Z-buffer base-frame points into the workspace grid (highest point and its colour)."""
+def view_from_points(xyz: np.ndarray, rgb: np.ndarray, workspace: Workspace, fill_iterations: int = 2,
+                     grid: tuple[np.ndarray, np.ndarray] | None = None) -> TopDownView:
+    """Z-buffer base-frame points into the workspace grid (highest point and its colour);
+    ``grid``: ``grid_indices(xyz, workspace)`` when the caller has it already."""
     rows, cols = workspace.shape
-    keep, flat = grid_indices(xyz, workspace)
-    heights = np.clip(xyz[keep, 2] - workspace.z_min, 0.0, None)
-    colours = rgb[keep]
+    keep, flat = grid if grid is not None else grid_indices(xyz, workspace)
+    kept = np.flatnonzero(keep)
+    heights = np.clip(xyz[:, 2][kept] - workspace.z_min, 0.0, None)
     best, cells = _zbuffer(flat, heights, rows * cols)
     height = np.zeros(rows * cols, np.float32)
     color = np.zeros((rows * cols, 3), np.uint8)
     valid = np.zeros(rows * cols, bool)
     height[cells] = heights[best]
-    color[cells] = colours[best]
+    color[cells] = np.take(rgb, kept[best], axis=0)
     valid[cells] = True
     view = TopDownView(color.reshape(rows, cols, 3), height.reshape(rows, cols), valid.reshape(rows, cols), workspace)
     _fill_small_holes(view, fill_iterations)
