@@ -13,7 +13,7 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["vla_grounding", "vla_grounding.*"]),
-    package_data={"vla_grounding": ["models/*/*.json", "models/*/*.safetensors", "sim/assets/*"]},
+    package_data={"vla_grounding": ["models/*/*.json", "models/*/*.safetensors", "sim/assets/*", "sim/cameras/*.yaml"]},
     install_requires=["numpy", "pillow", "pyyaml", "pybullet", "torch", "open-clip-torch", "safetensors"],
     extras_require={"test": ["pytest", "ruff"]},
     entry_points={"console_scripts": ["vla-grounding = vla_grounding.cli:main"]},

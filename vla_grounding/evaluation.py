@@ -68,8 +68,12 @@ def evaluate(
     render_backend: str = "auto",
     progress=None,
     tool: str = "suction",
+    camera: str = "ideal",
+    calibration_error: tuple[float, float] = (0.0, 0.0),
 ) -> dict:
-    """Mean Ravens score of a policy over ``episodes`` test seeds."""
+    """Mean Ravens score of a policy over ``episodes`` test seeds; ``camera`` (a profile name or
+    YAML file) and ``calibration_error`` (metres, degrees) corrupt what the policy sees."""
+    from vla_grounding.sim.camera_effects import CameraProfile
     from vla_grounding.sim.env import TabletopEnv
 
     if episodes < 1:
@@ -82,7 +86,9 @@ def evaluate(
     seeds = [first_seed + 2 * (seed_offset + i) for i in range(episodes)]
     results = []
     start = time.perf_counter()
-    env = TabletopEnv(task, render_backend=render_backend, tool=tool)
+    profile = CameraProfile.load(camera)
+    env = TabletopEnv(task, render_backend=render_backend, tool=tool, camera=profile,
+                      calibration_error=calibration_error)
     try:
         for i, seed in enumerate(seeds):
             t0 = time.perf_counter()
@@ -117,6 +123,8 @@ def evaluate(
         "scores": [round(float(s), 4) for s in scores],
         "render_backend": render_backend,
         "tool": tool,
+        "camera": profile.as_dict(),
+        "calibration_error": list(calibration_error),
     }
 
 
@@ -135,6 +143,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--render-backend", default="auto", choices=("auto", "tiny", "egl"))
     parser.add_argument("--tool", default="suction", choices=("suction", "gripper"),
                         help="the arm's tool in the simulated grasp (sim_node's tool parameter is the same model)")
+    parser.add_argument("--camera", default="ideal", help="camera profile: ideal, a name in vla_grounding/sim/cameras "
+                        "(realsense-d435, realsense-d455, depth-noise, depth-holes, colour-only, distortion-only) or a YAML file")
+    parser.add_argument("--calibration-error", default="0,0", metavar="METRES,DEGREES",
+                        help="the camera pose the policy is given is this far off the true one (e.g. 0.01,1.0)")
     parser.add_argument("--progress", action="store_true", help="one line per episode on stderr")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON line, last")
     args = parser.parse_args(argv)
@@ -150,6 +162,12 @@ def main(argv: list[str]) -> int:
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
+    from vla_grounding.sim.camera_effects import parse_calibration_error
+
+    try:
+        calibration_error = parse_calibration_error(args.calibration_error)
+    except ValueError as exc:
+        parser.error(str(exc))
     try:
         res = evaluate(
             args.task,
@@ -163,6 +181,8 @@ def main(argv: list[str]) -> int:
             args.render_backend,
             say if args.progress else None,
             args.tool,
+            args.camera,
+            calibration_error,
         )
     except ValueError as exc:
         print(f"vla-grounding eval: {exc}", file=sys.stderr)
@@ -172,7 +192,7 @@ def main(argv: list[str]) -> int:
         print(json.dumps(res), flush=True)
     else:
         print(
-            f"{res['task']} / {res['policy']} / {res['tool']}: mean score {res['mean_score']:.1f} over {res['episodes']} episodes, "
+            f"{res['task']} / {res['policy']} / {res['tool']} / camera {res['camera']['name']}: mean score {res['mean_score']:.1f} over {res['episodes']} episodes, "
             f"success {100 * res['success_rate']:.0f} %, {res['seconds_per_episode']:.2f} s per episode"
         )
     return 0

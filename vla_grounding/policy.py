@@ -36,6 +36,7 @@ class PickPlacePlan:
     place_phrase: str = ""
     heatmaps: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (H, W) float
     timings: dict[str, float] = field(default_factory=dict)  # stage -> seconds
+    warnings: list[str] = field(default_factory=list)  # for the user's log (e.g. a calibration that looks off)
 
 
 class Policy(Protocol):

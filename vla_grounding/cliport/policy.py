@@ -22,6 +22,7 @@ from vla_grounding.cliport.transport import rotation_angles
 from vla_grounding.grounding.ambiguity import refuse_if_ambiguous_instruction
 from vla_grounding.perception.camera import RGBDFrame
 from vla_grounding.perception.heightmap import TopDownView, top_down_view
+from vla_grounding.perception.table import table_warnings
 from vla_grounding.policy import GroundingRefused, PickPlacePlan
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
@@ -142,6 +143,7 @@ class CliportPolicy:
         t_view = time.perf_counter()
         plan = self.act_view(view, instruction)
         plan.timings["heightmap"] = t_view - t0
+        plan.warnings += table_warnings(view)
         plan.timings["total"] = time.perf_counter() - t0
         return plan
 

@@ -20,6 +20,7 @@ from vla_grounding.grounding.proposals import Proposals, Region, propose_regions
 from vla_grounding.grounding.scoring import Calibration, score_crops
 from vla_grounding.language.parse import ParsedInstruction, Spatial, parse_instruction
 from vla_grounding.perception.camera import RGBDFrame
+from vla_grounding.perception.table import table_warnings
 from vla_grounding.perception.workspace import Workspace
 from vla_grounding.policy import GroundingRefused, PickPlacePlan
 
@@ -216,4 +217,5 @@ class ClipRegionsPolicy:
             place_phrase=parsed.place_phrase,
             heatmaps={p: g.heatmap(p) for p in g.phrases},
             timings={"parse": t1 - t0, **g.timings, "poses": t3 - t2, "total": t3 - t0},
+            warnings=table_warnings(g.proposals.view),
         )

@@ -17,7 +17,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from vla_grounding.perception.camera import RGBDFrame
-from vla_grounding.perception.heightmap import TopDownView, back_project, grid_indices, view_from_points
+from vla_grounding.perception.heightmap import TopDownView, grid_indices, observe, view_from_points
 from vla_grounding.perception.workspace import Workspace
 
 
@@ -150,11 +150,16 @@ def propose_regions(
     min_cells: int = 30,
     max_color_dist: float = 45.0,
     crop_pad: float = 0.15,
+    level_table: bool = True,
+    white_balance: bool = True,
 ) -> Proposals:
-    """Object regions above the table, with their geometry and camera-image crops."""
-    xyz, rgb, pix = back_project(frame)
+    """Object regions above the table, with their geometry and camera-image crops (see
+    perception.heightmap.observe for ``level_table`` and ``white_balance``)."""
+    obs = observe(frame, workspace, level_table, white_balance)
+    xyz, pix = obs.xyz, obs.pixels
     keep, cell = grid = grid_indices(xyz, workspace)
-    view = view_from_points(xyz, rgb, workspace, grid=grid)
+    view = view_from_points(xyz, obs.rgb, workspace, grid=grid)
+    view.table = obs.table
     fg = view.valid & (view.height > min_height)
     labels = _label_regions(fg, view.color, max_color_dist)
     ids, counts = np.unique(labels[labels >= 0], return_counts=True)
@@ -180,7 +185,7 @@ def propose_regions(
         centre, top, floor, yaw, grasp, half = _region_geometry(cells, view)
         mean_rgb = view.color[cells[:, 0], cells[:, 1]].astype(np.float32).mean(axis=0)
         regions.append(Region(len(regions), cells, box, centre, top, floor, yaw, grasp, mean_rgb, half))
-        crops.append(np.ascontiguousarray(frame.color[box[0] : box[2], box[1] : box[3]]))
+        crops.append(np.ascontiguousarray(obs.color[box[0] : box[2], box[1] : box[3]]))
     if len(regions) != len(ids):  # a region no camera pixel sees (cannot happen with one view)
         labels = np.full_like(labels, -1)
         for r in regions:

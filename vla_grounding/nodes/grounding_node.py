@@ -243,7 +243,10 @@ class GroundingNode(Node):
         except Exception as exc:  # a policy bug must not take the node down
             self.get_logger().error(traceback.format_exc())
             raise Refusal(f"the {self.policy_name} policy failed: {exc}") from exc
-        self.last_timings = {"frame": t1 - t0, "decode": start - t1, "policy": time.perf_counter() - start}
+        self.last_timings = {"frame": t1 - t0, "decode": start - t1, "policy": time.perf_counter() - start,
+                             **{k: v for k, v in plan.timings.items() if k not in ("total", "policy")}}
+        for warning in plan.warnings:
+            self.get_logger().warning(warning)
         self._check_plan(plan, min_confidence if min_confidence is not None else self.min_confidence)
         out = self._to_msg(plan, instruction, synced)
         self._visuals = (out, plan, frame)  # published after the pose: they must not delay it

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from sensor_msgs.msg import CameraInfo, Image
 
-from vla_grounding.perception.camera import CameraIntrinsics
+from vla_grounding.perception.camera import DISTORTION_MODELS, CameraIntrinsics
 from vla_grounding.perception.heightmap import DEPTH_ENCODINGS, depth_to_metres
 
 # encoding -> (dtype, channels)
@@ -151,9 +151,15 @@ def camera_info_to_intrinsics(msg: CameraInfo) -> CameraIntrinsics:
     d = np.asarray(msg.d, dtype=float)
     if not np.all(np.isfinite(d)):
         raise ValueError(f"camera_info d (distortion) has non-finite values: {d.tolist()}")
-    if np.any(np.abs(d) > 1e-6):
-        raise ValueError("camera_info has lens distortion: feed rectified images (image_proc) and their camera_info")
-    return CameraIntrinsics.from_matrix(k, msg.width, msg.height)
+    if not np.any(np.abs(d) > 0.0):
+        return CameraIntrinsics.from_matrix(k, msg.width, msg.height)
+    model = msg.distortion_model or "plumb_bob"
+    if model not in DISTORTION_MODELS:
+        raise ValueError(f"camera_info distortion_model {model!r} is not supported (plumb_bob, rational_polynomial): "
+                         "feed rectified images (image_proc's rectify) and their camera_info")
+    if len(d) not in DISTORTION_MODELS[model]:
+        raise ValueError(f"camera_info d has {len(d)} coefficients; {model} needs {DISTORTION_MODELS[model][0]}")
+    return CameraIntrinsics.from_matrix(k, msg.width, msg.height, distortion=d)
 
 
 def intrinsics_to_camera_info(intrinsics: CameraIntrinsics, header=None) -> CameraInfo:
@@ -161,8 +167,8 @@ def intrinsics_to_camera_info(intrinsics: CameraIntrinsics, header=None) -> Came
     if header is not None:
         msg.header = header
     msg.width, msg.height = intrinsics.width, intrinsics.height
-    msg.distortion_model = "plumb_bob"
-    msg.d = [0.0] * 5
+    msg.distortion_model = intrinsics.distortion_model
+    msg.d = [float(c) for c in intrinsics.distortion] if intrinsics.distorted else [0.0] * 5
     msg.k = [float(v) for v in intrinsics.matrix.ravel()]
     msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
     msg.p = [intrinsics.fx, 0.0, intrinsics.cx, 0.0, 0.0, intrinsics.fy, intrinsics.cy, 0.0, 0.0, 0.0, 1.0, 0.0]

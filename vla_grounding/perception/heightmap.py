@@ -10,11 +10,12 @@ warped image.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from vla_grounding.perception.camera import RGBDFrame
+from vla_grounding.perception.camera import CameraIntrinsics, RGBDFrame
+from vla_grounding.perception.table import TablePlane, apply_gains, level_to_table, table_white_balance
 from vla_grounding.perception.workspace import Workspace
 
 DEPTH_ENCODINGS = ("16UC1", "mono16", "32FC1")
@@ -66,10 +67,14 @@ def valid_depth_mask(depth: np.ndarray, min_depth: float = MIN_DEPTH_M, max_dept
 
 
 @functools.lru_cache(maxsize=4)
-def _centred_pixel_coords(width: int, height: int, cx: float, cy: float) -> tuple[np.ndarray, np.ndarray]:
-    """(u - cx, v - cy) of every pixel, flat: they depend on the camera model only."""
-    v, u = np.divmod(np.arange(width * height), width)
-    return u - cx, v - cy
+def _centred_pixel_coords(k: CameraIntrinsics) -> tuple[np.ndarray, np.ndarray]:
+    """Every pixel's ray as (x * fx, y * fy), flat, where (x, y) are its undistorted normalized
+    coordinates: (u - cx, v - cy) without lens distortion. They depend on the camera model only."""
+    v, u = np.divmod(np.arange(k.width * k.height), k.width)
+    if not k.distorted:
+        return u - k.cx, v - k.cy
+    x, y = k.normalized_rays(u, v)
+    return x * k.fx, y * k.fy
 
 
 def back_project(
@@ -81,7 +86,7 @@ def back_project(
     depth = np.asarray(frame.depth, dtype=np.float32)
     mask = valid_depth_mask(depth, min_depth, max_depth)
     flat = np.flatnonzero(mask)
-    du, dv = _centred_pixel_coords(k.width, k.height, k.cx, k.cy)
+    du, dv = _centred_pixel_coords(k)
     z = depth.reshape(-1)[flat].astype(np.float64)
     cam = np.empty((len(flat), 3))
     np.divide(np.multiply(du[flat], z, out=cam[:, 0]), k.fx, out=cam[:, 0])
@@ -108,7 +113,8 @@ def camera_pixel_to_base(frame: RGBDFrame, u: int, v: int) -> np.ndarray:
     z = float(frame.depth[int(v), int(u)])
     if not valid_depth_mask(np.array([z])).all():
         raise ValueError(f"pixel (u={u}, v={v}) has no valid depth ({z})")
-    cam = np.array([(u - k.cx) * z / k.fx, (v - k.cy) * z / k.fy, z, 1.0])
+    x, y = k.normalized_rays(np.array([u]), np.array([v]))
+    cam = np.array([float(x[0]) * z, float(y[0]) * z, z, 1.0])
     return (np.asarray(frame.T_base_camera, dtype=float) @ cam)[:3]
 
 
@@ -118,8 +124,8 @@ def base_to_camera_pixel(frame: RGBDFrame, xyz: np.ndarray) -> tuple[float, floa
     cam = np.linalg.inv(np.asarray(frame.T_base_camera, dtype=float)) @ p
     if cam[2] <= 1e-6:
         raise ValueError(f"point {p[:3].tolist()} is behind the camera")
-    k = frame.intrinsics
-    return float(k.fx * cam[0] / cam[2] + k.cx), float(k.fy * cam[1] / cam[2] + k.cy)
+    u, v = frame.intrinsics.project(np.array([cam[0] / cam[2]]), np.array([cam[1] / cam[2]]))
+    return float(u[0]), float(v[0])
 
 
 @dataclass
@@ -130,6 +136,7 @@ class TopDownView:
     height: np.ndarray  # (rows, cols) float32 metres above workspace.z_min, 0 where empty
     valid: np.ndarray  # (rows, cols) bool: a point was observed (or interpolated) there
     workspace: Workspace
+    table: TablePlane | None = None  # the table fitted in the depth (heights are measured from it)
 
     def pixel_to_base(self, row: float, col: float) -> np.ndarray:
         """Grid pixel -> base-frame point on the observed surface (z = z_min + height)."""
@@ -228,12 +235,66 @@ def view_from_points(xyz: np.ndarray, rgb: np.ndarray, workspace: Workspace, fil
     return view
 
 
-def top_down_view(frame: RGBDFrame | list[RGBDFrame], workspace: Workspace, fill_iterations: int = 2) -> TopDownView:
-    """Fuse one or several RGB-D frames into a top-down view (max height, its colour)."""
+@dataclass
+class Observation:
+    """One frame's valid points in the base frame, after the table fit and colour balance."""
+
+    xyz: np.ndarray  # (N, 3) base frame (levelled to the fitted table)
+    rgb: np.ndarray  # (N, 3) uint8 (white-balanced to the table)
+    pixels: np.ndarray  # (N,) flat camera pixel index of each point
+    color: np.ndarray  # (H, W, 3) the camera image, white-balanced as rgb
+    table: TablePlane | None
+    gains: np.ndarray | None  # per-channel colour gains applied, None = none
+
+
+HOLE_FILL_PX = 8  # depth holes up to about twice this wide are filled
+
+
+def fill_depth_holes(depth: np.ndarray, radius: int = HOLE_FILL_PX) -> np.ndarray:
+    """Invalid depth pixels within ``radius`` of valid ones take the farthest valid depth
+    around them (as RealSense's hole-filling filter can): the surface behind, never a point
+    floating between an object and the table. A copy; unchanged when nothing is missing."""
+    import cv2
+
+    valid = valid_depth_mask(depth)
+    if valid.all():
+        return depth
+    known = np.where(valid, depth, 0.0).astype(np.float32)
+    farthest = cv2.dilate(known, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8))
+    return np.where(valid | (farthest <= 0), depth, farthest).astype(np.float32)
+
+
+def observe(frame: RGBDFrame, workspace: Workspace, level_table: bool = True,
+            white_balance: bool = True, fill_holes: bool = True) -> Observation:
+    """Back-project ``frame``; ``fill_holes``: see :func:`fill_depth_holes`; ``level_table``:
+    measure heights from the table plane fitted in the depth; ``white_balance``: scale the
+    colours so the table has the colour the shipped models were trained with (see
+    perception.table)."""
+    if fill_holes:
+        filled = fill_depth_holes(np.asarray(frame.depth, dtype=np.float32))
+        if filled is not frame.depth:
+            frame = replace(frame, depth=filled)
+    xyz, rgb, pix = back_project(frame)
+    table, gains, color = None, None, frame.color
+    if level_table:
+        xyz, table = level_to_table(xyz, workspace)
+    if white_balance:
+        gains = table_white_balance(xyz, rgb, workspace)
+        if gains is not None:
+            rgb, color = apply_gains(rgb, gains), apply_gains(frame.color, gains)
+    return Observation(xyz, rgb, pix, color, table, gains)
+
+
+def top_down_view(frame: RGBDFrame | list[RGBDFrame], workspace: Workspace, fill_iterations: int = 2,
+                  level_table: bool = True, white_balance: bool = True) -> TopDownView:
+    """Fuse one or several RGB-D frames into a top-down view (max height, its colour); each
+    frame is levelled to its table and white-balanced as :func:`observe` says."""
     frames = list(frame) if isinstance(frame, (list, tuple)) else [frame]
     if not frames:
         raise ValueError("top_down_view needs at least one RGB-D frame")
-    clouds = [point_cloud(f) for f in frames]
-    xyz = np.concatenate([c[0] for c in clouds])
-    rgb = np.concatenate([c[1] for c in clouds])
-    return view_from_points(xyz, rgb, workspace, fill_iterations)
+    obs = [observe(f, workspace, level_table, white_balance) for f in frames]
+    xyz = np.concatenate([o.xyz for o in obs]) if len(obs) > 1 else obs[0].xyz
+    rgb = np.concatenate([o.rgb for o in obs]) if len(obs) > 1 else obs[0].rgb
+    view = view_from_points(xyz, rgb, workspace, fill_iterations)
+    view.table = obs[0].table
+    return view

@@ -39,6 +39,7 @@ from vla_grounding.perception.workspace import Workspace
 from vla_grounding.policy import PickPlacePlan
 from vla_grounding.sim import camera as cam
 from vla_grounding.sim import objects as ob
+from vla_grounding.sim.camera_effects import CameraProfile, miscalibrated_pose
 from vla_grounding.sim.joint_control import TrajectoryFollower
 from vla_grounding.sim.robot import (
     ARM_JOINTS,
@@ -118,7 +119,12 @@ class TabletopEnv:
         workspace: Workspace | None = None,
         intrinsics: CameraIntrinsics | None = None,
         tool: str = "suction",
+        camera: CameraProfile | None = None,
+        calibration_error: tuple[float, float] = (0.0, 0.0),
     ):
+        """``camera``: render like this real camera (noise, holes, colour, lens distortion);
+        ``calibration_error`` (metres, degrees): frames carry a camera pose that far off the
+        true one, as a hand-eye calibration would, fixed per episode."""
         if tool not in TOOLS:
             raise ValueError(f"tool must be one of {TOOLS}, got {tool!r}")
         self.tool = tool
@@ -128,6 +134,12 @@ class TabletopEnv:
         if pose.shape != (4, 4) or not np.allclose(pose[3], [0, 0, 0, 1]):
             raise ValueError("camera_pose must be a 4x4 homogeneous transform (optical frame in the base frame)")
         self.camera_pose = pose
+        self.camera = camera or CameraProfile()
+        if len(calibration_error) != 2 or min(calibration_error) < 0:
+            raise ValueError(f"calibration_error must be (metres, degrees) >= 0, got {calibration_error}")
+        self.calibration_error = (float(calibration_error[0]), float(calibration_error[1]))
+        self.reported_camera_pose = pose  # what frames carry: off by calibration_error after reset
+        self._camera_rng = np.random.default_rng(0)
         self.intrinsics = intrinsics or cam.DEFAULT_INTRINSICS
         self.workspace = workspace or Workspace()
         self.task_name = task
@@ -163,6 +175,9 @@ class TabletopEnv:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         self.seed = int(seed)
         rng = np.random.default_rng(self.seed)
+        self._camera_rng = np.random.default_rng([self.seed, 16])  # the camera's own draws, apart from the scene's
+        self.reported_camera_pose = (miscalibrated_pose(self.camera_pose, *self.calibration_error, self._camera_rng)
+                                     if any(self.calibration_error) else self.camera_pose)
         mode = "train" if self.seed % 2 == 0 else "test"
         for _ in range(20):
             self._build_world()
@@ -185,11 +200,15 @@ class TabletopEnv:
         """The camera's current view (stamp: simulated seconds since reset)."""
         self._scene()
         color, depth = cam.render(self.bc, self.intrinsics, self.camera_pose, self._renderer)
+        intrinsics = self.intrinsics
+        if not self.camera.ideal:
+            color, depth = self.camera.apply(color, depth, self.intrinsics, self._camera_rng)
+            intrinsics = self.camera.intrinsics(self.intrinsics)
         return RGBDFrame(
             color=color,
             depth=depth,
-            intrinsics=self.intrinsics,
-            T_base_camera=self.camera_pose.copy(),
+            intrinsics=intrinsics,
+            T_base_camera=self.reported_camera_pose.copy(),
             stamp=self.sim_time,
             frame_id="camera_color_optical_frame",
             extras={
