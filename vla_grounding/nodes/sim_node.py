@@ -48,7 +48,7 @@ from trajectory_msgs.msg import JointTrajectory
 
 from vla_grounding.nodes.image_conversion import intrinsics_to_camera_info, numpy_to_image
 from vla_grounding.nodes.joint_msgs import msg_points, seconds
-from vla_grounding.nodes.params import declare, declare_camera_pose, declare_workspace
+from vla_grounding.nodes.params import ParameterError, declare, declare_camera_pose, declare_workspace
 from vla_grounding.nodes.pose_msgs import tool_pose, transform_stamped
 from vla_grounding.nodes.run import run_node
 from vla_grounding.perception.transforms import matrix_to_pose_list, yaw_of_quaternion
@@ -90,9 +90,20 @@ class SimNode(Node):
             declare(self, "constraints.goal", 0.002, "default goal tolerance per joint (rad)", low=0.0),
             declare(self, "constraints.goal_time", 0.5, "s after a trajectory's end to reach the goal tolerance",
                     low=0.0))
+        profile = declare(self, "camera_profile", "ideal", "render like a real camera: ideal, a profile name in "
+                          "vla_grounding/sim/cameras (e.g. realsense-d455: depth noise, holes, colour, lens "
+                          "distortion in camera_info) or a YAML file")
+        calibration_error = declare(self, "calibration_error", [0.0, 0.0], "[metres, degrees]: the camera pose on "
+                                    "/tf_static is this far off the rendering pose, as a hand-eye calibration would be")
+        if len(calibration_error) != 2 or min(calibration_error) < 0:
+            raise ParameterError(f"parameter 'calibration_error' is {calibration_error}; expected [metres, degrees] "
+                                 ">= 0")
         workspace = declare_workspace(self)
+        from vla_grounding.sim.camera_effects import CameraProfile
+
         self.env = TabletopEnv(self.task, camera_pose=camera_pose, render_backend=backend, workspace=workspace,
-                               tool=self.tool)
+                               tool=self.tool, camera=CameraProfile.load(profile),
+                               calibration_error=tuple(calibration_error))
         self._lock = threading.Lock()  # pybullet is not thread-safe
         self._stopping = threading.Event()
         self._goals = 0  # action goals running (finished before shutdown)
@@ -131,7 +142,8 @@ class SimNode(Node):
         self._actions = self._action_servers(trajectory_controller, gripper_controller)
         self._tf_broadcaster = self._publish_camera_tf() if publish_tf else None
         self.get_logger().info(
-            f"simulating {self.task} seed {self.seed} with the {self.tool} ({self.env.render_backend} renderer), "
+            f"simulating {self.task} seed {self.seed} with the {self.tool} ({self.env.render_backend} renderer, "
+            f"camera {self.env.camera.name}, calibration error {list(self.env.calibration_error)}), "
             f"camera at {rate:g} Hz, pose {np.round(matrix_to_pose_list(self.env.camera_pose), 4).tolist()}; "
             f"trajectory {'topic and action' if self._actions else 'topic (control_msgs not installed)'}; "
             f"instruction: {self.env.instruction!r}")
@@ -169,9 +181,13 @@ class SimNode(Node):
             self.get_logger().info("tf2_ros is not installed: the camera pose is not published on /tf_static")
             return None
         broadcaster = StaticTransformBroadcaster(self)
-        broadcaster.sendTransform(transform_stamped(self.base_frame, self.camera_frame, self.env.camera_pose,
-                                                    self.get_clock().now().to_msg()))
+        self._send_camera_tf(broadcaster)
         return broadcaster
+
+    def _send_camera_tf(self, broadcaster) -> None:
+        """The pose a calibration reports: off the rendering pose by ``calibration_error``."""
+        broadcaster.sendTransform(transform_stamped(self.base_frame, self.camera_frame,
+                                                    self.env.reported_camera_pose, self.get_clock().now().to_msg()))
 
     def _render(self) -> None:
         """Render the scene now and cache the three messages (called with the lock held)."""
@@ -409,12 +425,15 @@ class SimNode(Node):
             if task != self.task:
                 old = self.env
                 self.env = TabletopEnv(task, camera_pose=old.camera_pose, render_backend=old.render_backend,
-                                       workspace=old.workspace, intrinsics=old.intrinsics, tool=self.tool)
+                                       workspace=old.workspace, intrinsics=old.intrinsics, tool=self.tool,
+                                       camera=old.camera, calibration_error=old.calibration_error)
                 old.close()
                 self.task = task
             self.env.reset(seed)
             self.seed = seed
             self._render()
+            if self._tf_broadcaster is not None and any(self.env.calibration_error):
+                self._send_camera_tf(self._tf_broadcaster)  # this episode's calibration error
             response.instruction = self.env.instruction
         response.success, response.message = True, f"reset {task} seed {seed}"
         self.get_logger().info(f"{response.message}: {response.instruction!r}")
