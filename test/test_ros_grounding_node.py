@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import Camera, ground_client, render_scene, sim_params
+from conftest import Camera, ground_client, render_scene, sim_config, sim_params
 
 pytestmark = pytest.mark.ros
 
@@ -305,3 +305,64 @@ def test_depth_holes_over_the_objects_are_named(client, camera, sim_frame, sim_s
     camera.publish(depth=depth, repeats=2)
     r = client(named_instruction(sim_scene))
     assert not r.success and "of the depth image has no valid depth: an object inside a depth hole" in r.message
+
+
+# -- real-camera conditions (issue 16) ------------------------------------------------------------
+
+LENS = (-0.3, 0.1, 0.001, -0.001, -0.02)  # a wide-angle colour lens: ~15 px at the image's corners
+
+
+@pytest.fixture(scope="module")
+def distorted_frame():
+    """The scene of ``sim_scene`` through a lens with distortion LENS, and its camera model."""
+    from vla_grounding.perception.transforms import pose_list_to_matrix
+    from vla_grounding.sim.camera_effects import CameraProfile
+    from vla_grounding.sim.env import TabletopEnv
+
+    pose = pose_list_to_matrix(sim_config()["/**"]["ros__parameters"]["camera_pose"])
+    lens = CameraProfile(name="wide-lens", distortion=LENS)
+    with TabletopEnv("put-blocks-in-bowls-seen", camera_pose=pose, render_backend="tiny", camera=lens) as env:
+        return env.reset(1)
+
+
+def test_distorted_images_with_their_camera_info_ground_within_5_mm_of_the_undistorted_ones(
+        ros_node, client, sim_frame, sim_scene, distorted_frame):
+    assert distorted_frame.intrinsics.distortion == LENS  # published in camera_info's d (plumb_bob)
+    instruction = named_instruction(sim_scene)
+
+    def error(response) -> float:
+        """Pick + place distance (m) from the undistorted camera's poses."""
+        assert response.success, response.message
+        return sum(np.linalg.norm([a.x - b.x, a.y - b.y, a.z - b.z])
+                   for a, b in ((plain.pick_place.pick.position, response.pick_place.pick.position),
+                                (plain.pick_place.place.position, response.pick_place.place.position)))
+
+    Camera(ros_node.node, sim_frame).publish(repeats=2)
+    plain = client(instruction)
+    lens = Camera(ros_node.node, distorted_frame)
+    lens.publish(repeats=2)
+    handled = error(client(instruction))
+    lens.publish(repeats=2, edit_info=lambda info: setattr(info, "d", [0.0] * 5))  # the lens ignored
+    ignored = error(client(instruction))
+    assert handled < 0.005
+    assert ignored > 3 * handled  # the lens matters in this scene, and the node undoes it
+
+
+def test_a_large_calibration_error_is_detected_and_warned_about(launch, ros_node, camera, sim_scene):
+    """The camera_pose calibration 2 cm / 2 deg off: the fitted table says so, and grounding still works."""
+    from vla_grounding.srv import Ground
+
+    from vla_grounding.nodes.background import wait_future
+    from vla_grounding.perception.transforms import matrix_to_pose_list, pose_list_to_matrix
+    from vla_grounding.sim.camera_effects import miscalibrated_pose
+
+    true_pose = pose_list_to_matrix(sim_config()["/**"]["ros__parameters"]["camera_pose"])
+    off = miscalibrated_pose(true_pose, 0.02, 2.0, np.random.default_rng(5))
+    node = launch("vla_grounding.nodes.grounding_node",
+                  [*sim_params("grounding_node", use_tf=False, camera_pose=[float(v) for v in matrix_to_pose_list(off)]),
+                   "-r", "ground:=miscalibrated/ground"], name="miscalibrated")
+    cli = ground_client(ros_node.node, node, "miscalibrated/ground")
+    camera.publish(repeats=2)
+    r = wait_future(cli.call_async(Ground.Request(instruction=named_instruction(sim_scene))), 60)
+    assert r.success, r.message
+    assert "the table appears tilted by" in node.output() and "hand-eye calibration" in node.output()
