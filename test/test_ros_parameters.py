@@ -16,9 +16,13 @@ CASES = [  # node, --ros-args, what the line must say
     ("sim_node", ["-p", "publish_rate:=30"], "parameter 'publish_rate' must be a floating-point number, got 30 "
                                              "(write 30.0)"),
     ("sim_node", ["-p", "task:=stack-the-moon"], "parameter 'task' is 'stack-the-moon'; expected one of"),
+    ("sim_node", ["-p", "camera_profile:=realsense-d999"], "unknown camera profile 'realsense-d999'"),
+    ("sim_node", ["-p", "calibration_error:=[0.01]"], "parameter 'calibration_error' is [0.01]; expected "
+                                                      "[metres, degrees]"),
     ("grounding_node", ["-p", "min_confidence:=1.5"], "parameter 'min_confidence' is 1.5; expected a value in "
                                                       "[0.0, 1.0]"),
     ("grounding_node", ["-p", "frame_sync:=fastest"], "parameter 'frame_sync' is 'fastest'; expected one of"),
+    ("grounding_node", ["-p", "torch_threads:=-2"], "parameter 'torch_threads' is -2"),
     ("grounding_node", ["-p", "camera_pose:=[1,2,3]"], "parameter 'camera_pose' must be a list of floating-point "
                                                       "numbers"),
     ("arm_controller_node", ["-p", "approach_height:=0"], "parameter 'approach_height' must be a floating-point "
