@@ -277,7 +277,7 @@ def observe(frame: RGBDFrame, workspace: Workspace, level_table: bool = True,
     xyz, rgb, pix = back_project(frame)
     table, gains, color = None, None, frame.color
     if level_table:
-        xyz, table = level_to_table(xyz, workspace)
+        xyz, table = level_to_table(xyz, workspace, pivot=np.asarray(frame.T_base_camera, dtype=float)[:3, 3])
     if white_balance:
         gains = table_white_balance(xyz, rgb, workspace)
         if gains is not None:

@@ -51,8 +51,9 @@ class TablePlane:
                 "workspace.z_min: the camera pose (hand-eye calibration) or z_min looks off; heights are measured "
                 "from the fitted table instead")
 
-    def correction(self, workspace: Workspace) -> np.ndarray:
-        """4x4 transform that moves the plane onto z = z_min, turning about the workspace centre."""
+    def correction(self, workspace: Workspace, pivot: np.ndarray | None = None) -> np.ndarray:
+        """4x4 transform that moves the plane onto z = z_min: a turn about ``pivot`` (default: the
+        plane's point over the workspace centre), then a shift along z."""
         z = np.array([0.0, 0.0, 1.0])
         axis = np.cross(self.normal, z)
         s, c = np.linalg.norm(axis), float(self.normal @ z)
@@ -61,10 +62,11 @@ class TablePlane:
             k = axis / s
             kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
             rot = np.eye(3) + s * kx + (1 - c) * kx @ kx  # Rodrigues: normal -> +z
+        pivot = self.centre if pivot is None else np.asarray(pivot, dtype=float)
         out = np.eye(4)
         out[:3, :3] = rot
-        target = np.array([self.centre[0], self.centre[1], workspace.z_min])
-        out[:3, 3] = target - rot @ self.centre
+        out[:3, 3] = pivot - rot @ pivot
+        out[2, 3] += workspace.z_min - (rot @ self.centre + out[:3, 3])[2]  # the plane to z_min
         return out
 
 
@@ -101,13 +103,16 @@ def fit_table(xyz: np.ndarray, workspace: Workspace) -> TablePlane | None:
     return TablePlane(normal, np.array([cx, cy, cz]), tilt, float(cz - ws.z_min), support)
 
 
-def level_to_table(xyz: np.ndarray, workspace: Workspace) -> tuple[np.ndarray, TablePlane | None]:
+def level_to_table(xyz: np.ndarray, workspace: Workspace,
+                   pivot: np.ndarray | None = None) -> tuple[np.ndarray, TablePlane | None]:
     """``xyz`` moved so the fitted table is z = z_min (unchanged when the fit is within noise of
-    it, or when no plane is found), and the fit."""
+    it, or when no plane is found), and the fit. ``pivot``: the point to turn about; the camera's
+    position undoes a camera whose orientation is off, including the sideways shift a tilt
+    makes far from it (the default, the workspace centre, leaves that shift)."""
     plane = fit_table(xyz, workspace)
     if plane is None or not plane.applied:
         return xyz, plane
-    t = plane.correction(workspace)
+    t = plane.correction(workspace, pivot)
     return xyz @ t[:3, :3].T + t[:3, 3], plane
 
 
