@@ -52,7 +52,7 @@ def main() -> int:
         real = env.reset(args.seed)
     ws = env.workspace
     raw = top_down_view(real, ws, level_table=False, white_balance=False)
-    fixed = top_down_view(real, ws)
+    fixed = top_down_view(real, ws, white_balance=True)
     tiles = [tile(clean.color, "simulator camera"), tile(real.color, "realsense-d455 profile, pose 2 cm / 2 deg off"),
              tile(heights(top_down_view(clean, ws)), "heights 0-3 cm: clean"),
              tile(heights(raw), "heights: raw (table tilted, partly cut off)"),

@@ -75,7 +75,7 @@ def test_a_distorted_image_with_its_model_gives_the_undistorted_top_down_view(cl
 
 
 def test_a_clean_frame_is_left_as_it_is(clean):
-    obs = observe(clean, WS)
+    obs = observe(clean, WS, white_balance=True)
     assert obs.table is not None and not obs.table.applied and obs.table.warning() is None
     assert obs.gains is None and obs.color is clean.color
 
@@ -93,7 +93,8 @@ def test_a_miscalibrated_camera_is_levelled_and_warned_about(clean):
 def test_white_balance_to_the_table_undoes_a_colour_gain(clean):
     gain = np.array([0.75, 0.8, 0.9], np.float32)
     dim = dataclasses.replace(clean, color=np.clip(np.round(clean.color * gain), 0, 255).astype(np.uint8))
-    obs = observe(dim, WS)
+    assert observe(dim, WS).gains is None  # off unless asked: it recolours any table but the simulator's
+    obs = observe(dim, WS, white_balance=True)
     assert obs.gains is not None and np.allclose(obs.gains, 1 / gain, rtol=0.03)
     assert table_white_balance(obs.xyz, obs.rgb, WS, SIM_TABLE_RGB) is None  # balanced: nothing left to do
     assert np.abs(obs.color.astype(int) - clean.color.astype(int)).mean() < 2.0
@@ -117,3 +118,10 @@ def test_eval_runs_a_camera_profile_and_refuses_a_bad_calibration_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--task", "put-blocks-in-bowls-seen", "--calibration-error", "1cm"])
     assert exit_info.value.code == 2 and "METRES,DEGREES" in capsys.readouterr().err
+
+
+def test_the_shipped_models_balance_colours_and_a_pretrained_clip_does_not():
+    from vla_grounding.grounding.policy import ClipRegionsPolicy
+
+    assert ClipRegionsPolicy(device="cpu").white_balance
+    assert not ClipRegionsPolicy(device="cpu", white_balance=False).white_balance

@@ -77,17 +77,21 @@ class CliportPolicy:
         threads: int | None = None,
         rotate_views: bool = False,
         smooth_px: int = 0,
+        white_balance: bool = True,
         **options,
     ) -> None:
+        """``white_balance``: balance colours to the simulated table first (perception.table); on,
+        since CLIPort checkpoints here are trained on simulator renders."""
         from vla_grounding.grounding.clip_backend import resolve_device
 
         if options:
             raise ValueError(
                 f"unknown CliportPolicy options {sorted(options)}; use checkpoint, device, task, threads, "
-                "rotate_views, smooth_px"
+                "rotate_views, smooth_px, white_balance"
             )
         self.rotate_views = bool(rotate_views)
         self.smooth_px = int(smooth_px)
+        self.white_balance = bool(white_balance)
         if threads:
             torch.set_num_threads(int(threads))
         path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
@@ -114,7 +118,7 @@ class CliportPolicy:
     ) -> CliportPolicy:
         """A policy around an in-memory model and CLIP backend (benchmarks, notebooks)."""
         policy = cls.__new__(cls)
-        policy.rotate_views, policy.smooth_px = rotate_views, smooth_px
+        policy.rotate_views, policy.smooth_px, policy.white_balance = rotate_views, smooth_px, True
         policy.device = next(model.parameters()).device
         policy.model = model.eval()
         policy.config = model.config
@@ -137,7 +141,7 @@ class CliportPolicy:
             )
         refuse_if_ambiguous_instruction(frame, self.workspace, instruction)
         try:
-            view = top_down_view(frame, self.workspace)
+            view = top_down_view(frame, self.workspace, white_balance=self.white_balance)
         except ValueError as exc:
             raise GroundingRefused(f"unusable RGB-D frame: {exc}") from exc
         t_view = time.perf_counter()

@@ -72,7 +72,10 @@ class ClipRegionsPolicy:
         min_confidence: float = 0.5,
         backend: ClipBackend | None = None,
         calibration: Calibration | None = None,
+        white_balance: bool | None = None,
     ) -> None:
+        """``white_balance``: balance colours to the simulated table before proposing regions
+        (perception.table); None: only for the shipped CLIP, which was trained on simulator renders."""
         if not 0.0 <= min_confidence <= 1.0:
             raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
         shipped = backend is None and checkpoint is None and pretrained is None and model in (None, SHIPPED_MODEL)
@@ -82,13 +85,14 @@ class ClipRegionsPolicy:
         self.calibration = calibration or Calibration.for_checkpoint(SHIPPED_DIR if shipped else checkpoint)
         self.workspace = workspace or Workspace()
         self.min_confidence = float(min_confidence)
+        self.white_balance = shipped if white_balance is None else bool(white_balance)
 
     # -- grounding ------------------------------------------------------------------------
 
     def ground(self, frame: RGBDFrame, parsed: ParsedInstruction) -> Grounding:
         """Propose regions and score them against every phrase of the instruction."""
         t0 = time.perf_counter()
-        props = propose_regions(frame, self.workspace)
+        props = propose_regions(frame, self.workspace, white_balance=self.white_balance)
         t1 = time.perf_counter()
         phrases = parsed.phrases
         cos = score_crops(self.backend, props.crops, phrases)

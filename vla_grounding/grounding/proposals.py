@@ -151,7 +151,7 @@ def propose_regions(
     max_color_dist: float = 45.0,
     crop_pad: float = 0.15,
     level_table: bool = True,
-    white_balance: bool = True,
+    white_balance: bool = False,
 ) -> Proposals:
     """Object regions above the table, with their geometry and camera-image crops (see
     perception.heightmap.observe for ``level_table`` and ``white_balance``)."""

@@ -100,6 +100,9 @@ class GroundingNode(Node):
                              "empty = the shipped small CLIP")
         clip_pretrained = declare(self, "clip_pretrained", "", "clip_regions: open_clip pretrained tag (e.g. "
                                   "openai) or a local weights path; fetched once by open_clip on real robots")
+        balance = declare(self, "white_balance", "auto", "balance colours so the table has the simulated table's "
+                          "colour: table, off, or auto (on for the shipped models, trained on simulator renders)",
+                          choices=["auto", "table", "off"])
         self.base_frame = declare(self, "base_frame", "base_link", "robot base frame of all published poses")
         self.min_confidence = declare(self, "min_confidence", 0.5, "refuse when pick or place confidence is lower "
                                       "(clip_regions also uses it to decide which regions match)",
@@ -138,6 +141,8 @@ class GroundingNode(Node):
 
         torch.set_num_threads(threads or max(1, (os.cpu_count() or 2) // 2))
         options: dict = {"device": device}
+        if balance != "auto":
+            options["white_balance"] = balance == "table"
         if checkpoint:
             options["checkpoint"] = checkpoint
         if self.policy_name == "clip_regions":

@@ -265,11 +265,11 @@ def fill_depth_holes(depth: np.ndarray, radius: int = HOLE_FILL_PX) -> np.ndarra
 
 
 def observe(frame: RGBDFrame, workspace: Workspace, level_table: bool = True,
-            white_balance: bool = True, fill_holes: bool = True) -> Observation:
+            white_balance: bool = False, fill_holes: bool = True) -> Observation:
     """Back-project ``frame``; ``fill_holes``: see :func:`fill_depth_holes`; ``level_table``:
     measure heights from the table plane fitted in the depth; ``white_balance``: scale the
-    colours so the table has the colour the shipped models were trained with (see
-    perception.table)."""
+    colours so the table has the simulated table's colour, which models trained in the
+    simulator expect (see perception.table); off by default: it recolours any other table."""
     if fill_holes:
         filled = fill_depth_holes(np.asarray(frame.depth, dtype=np.float32))
         if filled is not frame.depth:
@@ -286,7 +286,7 @@ def observe(frame: RGBDFrame, workspace: Workspace, level_table: bool = True,
 
 
 def top_down_view(frame: RGBDFrame | list[RGBDFrame], workspace: Workspace, fill_iterations: int = 2,
-                  level_table: bool = True, white_balance: bool = True) -> TopDownView:
+                  level_table: bool = True, white_balance: bool = False) -> TopDownView:
     """Fuse one or several RGB-D frames into a top-down view (max height, its colour); each
     frame is levelled to its table and white-balanced as :func:`observe` says."""
     frames = list(frame) if isinstance(frame, (list, tuple)) else [frame]
