@@ -113,6 +113,18 @@ def test_follower_runs_a_trajectory_stops_it_and_aborts_on_path_tolerance(env, k
     assert out.code == jc.PATH_TOLERANCE_VIOLATED and "panda_joint2" in out.message
     assert not follower.running()
 
+    # a stop asked for without the simulation's lock takes effect at the next step, for its goal only
+    gid = follower.start(slow, jc.Tolerances(np.zeros(n), np.zeros(n)))
+    follower.request_stop("cancelled", gid + 1)  # another goal's cancel: ignored
+    q = follower.step(q, 1 / 240)
+    assert follower.running()
+    follower.request_stop("cancelled", gid)
+    assert np.array_equal(follower.step(q, 1 / 240), q) and follower.outcome(gid).message == "cancelled"
+    follower.request_stop("stopped by an empty trajectory")  # nothing runs: it must not stop the next one
+    gid = follower.start(slow, jc.Tolerances(np.zeros(n), np.zeros(n)))
+    follower.step(q, 1 / 240)
+    assert follower.running()
+
 
 @pytest.mark.parametrize("names,points,match", [
     (["a"] * 7, [([0.0] * 7, 1.0)], "each of the arm's joints"),

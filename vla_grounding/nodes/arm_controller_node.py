@@ -372,7 +372,7 @@ class ArmControllerNode(Node):
         kin = getattr(self.backend, "kinematics", None)
         if kin is None:
             return ""
-        pos, yaw = kin.tool_pose(self.backend.current())
+        pos, yaw = kin.tool_pose(self.backend.current_at_rest())
         travel = max(self.sequence.travel_height, pos[2])
         if travel - pos[2] < 0.005:
             return ""

@@ -106,6 +106,20 @@ class Ros2ControlBackend:
                                f"{kin.joint_names} (is the robot's joint_state_broadcaster running?)")
         return q
 
+    def current_at_rest(self, timeout: float = 1.0, tolerance: float = 1e-5) -> np.ndarray:
+        """The arm's joint positions once two joint_states in a row agree within ``tolerance``
+        rad (a stopped arm may still be decelerating: plan from where it comes to rest), or the
+        latest after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        previous = self.current()
+        while time.monotonic() < deadline and not self.stop.is_set():
+            time.sleep(0.03)
+            q = self.current()
+            if np.max(np.abs(q - previous)) <= tolerance:
+                return q
+            previous = q
+        return self.current()
+
     def _kinematics(self) -> ArmKinematics:
         if self.kinematics is None:
             raise RuntimeError(self.description_error or "no robot_description received yet")

@@ -156,11 +156,10 @@ class SimNode(Node):
         except ImportError:
             return []
         def on_cancel(goal_handle) -> CancelResponse:  # stop at once, not at the goal loop's next look
-            with self._lock:
-                goal_id = self._goal_ids.get(bytes(goal_handle.goal_id.uuid))
-                if goal_id is not None and self.follower.active is not None and self.follower.active.id == goal_id:
-                    self.follower.stop("cancelled")
-                    self.get_logger().info("trajectory goal cancelled: the arm stops and holds its position")
+            goal_id = self._goal_ids.get(bytes(goal_handle.goal_id.uuid))
+            if goal_id is not None:  # without the lock: a render may hold it for a few hundred ms
+                self.follower.request_stop("cancelled", goal_id)
+                self.get_logger().info("trajectory goal cancelled: the arm stops and holds its position")
             return CancelResponse.ACCEPT
 
         servers = [ActionServer(self, FollowJointTrajectory, f"{trajectory_controller}/follow_joint_trajectory",
@@ -260,6 +259,8 @@ class SimNode(Node):
         return self.follower.start(path, tolerances)
 
     def _on_trajectory(self, msg: JointTrajectory) -> None:
+        if not msg.points:  # stop before waiting for the lock, which a render may hold
+            self.follower.request_stop("stopped by an empty trajectory")
         with self._lock:
             if not msg.points:
                 if self.follower.running():

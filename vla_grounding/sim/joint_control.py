@@ -78,10 +78,12 @@ class TrajectoryFollower:
         self.active: _Active | None = None
         self.results: dict[int, Outcome] = {}  # finished trajectories by id
         self._next_id = 0
+        self._stop_request: tuple[int | None, str] | None = None
 
     def start(self, path: JointPath, tolerances: Tolerances) -> int:
         """Run ``path`` from now on (replacing any running one, which ends STOPPED); its id."""
         self.stop("replaced by a newer trajectory")
+        self._stop_request = None  # a stop asked for before this newer command does not apply to it
         self._next_id += 1
         self.active = _Active(path, tolerances, id=self._next_id)
         return self._next_id
@@ -90,6 +92,12 @@ class TrajectoryFollower:
         """Hold the arm where it is; the running trajectory (if any) ends STOPPED with ``message``."""
         if self.active is not None:
             self._finish(Outcome(STOPPED, message))
+
+    def request_stop(self, message: str, goal_id: int | None = None) -> None:
+        """Stop at the next :meth:`step` (trajectory ``goal_id`` only, or whichever runs). Safe to
+        call without the simulation's lock: the arm cannot move again even if the caller would
+        otherwise wait for a render to finish."""
+        self._stop_request = (goal_id, message)
 
     def outcome(self, goal_id: int) -> Outcome | None:
         """The result of trajectory ``goal_id`` once it ended (None while it runs)."""
@@ -106,6 +114,9 @@ class TrajectoryFollower:
 
     def step(self, q: np.ndarray, dt: float) -> np.ndarray:
         """The arm's joint positions after ``dt``; ends the trajectory on success or a tolerance violation."""
+        request, self._stop_request = self._stop_request, None
+        if request is not None and self.active is not None and request[0] in (None, self.active.id):
+            self.stop(request[1])
         a = self.active
         if a is None:
             return q
