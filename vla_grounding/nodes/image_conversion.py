@@ -157,8 +157,8 @@ def camera_info_to_intrinsics(msg: CameraInfo) -> CameraIntrinsics:
     if model not in DISTORTION_MODELS:
         raise ValueError(f"camera_info distortion_model {model!r} is not supported (plumb_bob, rational_polynomial): "
                          "feed rectified images (image_proc's rectify) and their camera_info")
-    if len(d) not in DISTORTION_MODELS[model]:
-        raise ValueError(f"camera_info d has {len(d)} coefficients; {model} needs {DISTORTION_MODELS[model][0]}")
+    if len(d) != DISTORTION_MODELS[model]:
+        raise ValueError(f"camera_info d has {len(d)} coefficients; {model} needs {DISTORTION_MODELS[model]}")
     return CameraIntrinsics.from_matrix(k, msg.width, msg.height, distortion=d)
 
 

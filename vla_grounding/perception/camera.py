@@ -14,8 +14,15 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-# sensor_msgs/CameraInfo distortion models this package undistorts (OpenCV's coefficient order)
-DISTORTION_MODELS = {"plumb_bob": (5,), "rational_polynomial": (8,)}
+# sensor_msgs/CameraInfo distortion models this package undistorts -> their number of
+# coefficients (OpenCV's order)
+DISTORTION_MODELS = {"plumb_bob": 5, "rational_polynomial": 8}
+
+
+def check_distortion(coefficients) -> None:
+    """ValueError unless ``coefficients`` is empty or a count OpenCV's lens model takes."""
+    if len(coefficients) and len(coefficients) not in (4, 5, 8):
+        raise ValueError(f"distortion needs 4, 5 or 8 OpenCV coefficients, got {len(coefficients)}")
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,9 @@ class CameraIntrinsics:
     cy: float
     distortion: tuple[float, ...] = ()
 
+    def __post_init__(self) -> None:
+        check_distortion(self.distortion)
+
     @property
     def matrix(self) -> np.ndarray:
         return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
@@ -53,10 +63,8 @@ class CameraIntrinsics:
     @classmethod
     def from_matrix(cls, k: np.ndarray, width: int, height: int, distortion=()) -> CameraIntrinsics:
         k = np.asarray(k, dtype=float).reshape(3, 3)
-        d = tuple(float(c) for c in distortion)
-        if d and len(d) not in (4, 5, 8):
-            raise ValueError(f"distortion needs 4, 5 or 8 OpenCV coefficients, got {len(d)}")
-        return cls(int(width), int(height), float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2]), d)
+        return cls(int(width), int(height), float(k[0, 0]), float(k[1, 1]), float(k[0, 2]), float(k[1, 2]),
+                   tuple(float(c) for c in distortion))
 
     def normalized_rays(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Pixels (u, v) -> undistorted normalized image coordinates (x/z, y/z) of their rays."""

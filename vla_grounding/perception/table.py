@@ -54,14 +54,11 @@ class TablePlane:
     def correction(self, workspace: Workspace, pivot: np.ndarray | None = None) -> np.ndarray:
         """4x4 transform that moves the plane onto z = z_min: a turn about ``pivot`` (default: the
         plane's point over the workspace centre), then a shift along z."""
-        z = np.array([0.0, 0.0, 1.0])
-        axis = np.cross(self.normal, z)
-        s, c = np.linalg.norm(axis), float(self.normal @ z)
-        rot = np.eye(3)
-        if s > 1e-12:
-            k = axis / s
-            kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-            rot = np.eye(3) + s * kx + (1 - c) * kx @ kx  # Rodrigues: normal -> +z
+        import cv2
+
+        axis = np.cross(self.normal, [0.0, 0.0, 1.0])  # |axis| = sin(tilt)
+        s = np.linalg.norm(axis)
+        rot = cv2.Rodrigues(axis / s * np.arctan2(s, self.normal[2]))[0] if s > 1e-12 else np.eye(3)  # normal -> +z
         pivot = self.centre if pivot is None else np.asarray(pivot, dtype=float)
         out = np.eye(4)
         out[:3, :3] = rot
@@ -70,13 +67,17 @@ class TablePlane:
         return out
 
 
+def _near_table(pts: np.ndarray, ws: Workspace, band: float) -> np.ndarray:
+    """Mask of the points over the workspace within ``band`` of z_min."""
+    return (np.abs(pts[:, 2] - ws.z_min) < band) & (pts[:, 0] >= ws.x_min) & (pts[:, 0] <= ws.x_max) \
+        & (pts[:, 1] >= ws.y_min) & (pts[:, 1] <= ws.y_max)
+
+
 def fit_table(xyz: np.ndarray, workspace: Workspace) -> TablePlane | None:
     """The dominant plane among the points near z_min over the workspace; None when too few."""
     ws = workspace
     pts = xyz[::STRIDE]
-    near = (np.abs(pts[:, 2] - ws.z_min) < BAND_M) & (pts[:, 0] >= ws.x_min) & (pts[:, 0] <= ws.x_max) \
-        & (pts[:, 1] >= ws.y_min) & (pts[:, 1] <= ws.y_max)
-    idx = np.flatnonzero(near)
+    idx = np.flatnonzero(_near_table(pts, ws, BAND_M))
     if len(idx) < 100:
         return None
     pts = pts[idx[:: max(1, len(idx) // SAMPLE)]]
@@ -118,7 +119,7 @@ def level_to_table(xyz: np.ndarray, workspace: Workspace,
 
 def table_warnings(view) -> list[str]:
     """The fitted table's warning for a plan, if any (``view``: a TopDownView)."""
-    warning = view.table.warning() if getattr(view, "table", None) is not None else None
+    warning = view.table.warning() if view.table is not None else None
     return [warning] if warning else []
 
 
@@ -134,10 +135,8 @@ def table_white_balance(xyz: np.ndarray, rgb: np.ndarray, workspace: Workspace,
     ``reference`` colour: a camera's exposure gain and white balance are one multiplicative
     factor per channel, and the table is the largest surface of known colour in view. None
     when the gains are within GAIN_TOLERANCE of 1 or no table is seen."""
-    ws = workspace
-    pts, colours = xyz[::STRIDE], rgb[::STRIDE]
-    on = (np.abs(pts[:, 2] - ws.z_min) < TABLE_BAND_M) & (pts[:, 0] >= ws.x_min) & (pts[:, 0] <= ws.x_max) \
-        & (pts[:, 1] >= ws.y_min) & (pts[:, 1] <= ws.y_max)
+    on = _near_table(xyz[::STRIDE], workspace, TABLE_BAND_M)
+    colours = rgb[::STRIDE]
     if on.sum() < 100:
         return None
     median = np.median(colours[on].astype(np.float32), axis=0)

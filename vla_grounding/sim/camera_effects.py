@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vla_grounding.perception.camera import CameraIntrinsics
+from vla_grounding.perception.camera import CameraIntrinsics, check_distortion
 
 PROFILE_DIR = Path(__file__).resolve().parent / "cameras"
 
@@ -44,8 +44,7 @@ class CameraProfile:
             raise ValueError(f"camera profile {self.name!r}: noise, steps, white balance and edge holes must be >= 0")
         if len(self.gain) != 2 or not (0.0 < self.gain[0] <= self.gain[1]):
             raise ValueError(f"gain must be [low, high] with 0 < low <= high, got {list(self.gain)}")
-        if self.distortion and len(self.distortion) not in (4, 5, 8):
-            raise ValueError(f"distortion needs 4, 5 or 8 OpenCV coefficients, got {len(self.distortion)}")
+        check_distortion(self.distortion)
 
     @property
     def ideal(self) -> bool:
