@@ -51,9 +51,10 @@ def make_sample(
     place_yaw: float,
     workspace: Workspace,
     episode: int = -1,
+    white_balance: bool = False,
 ) -> Sample | None:
     """A training sample, or None when the pick or place lies outside the workspace grid."""
-    view = top_down_view(frame, workspace)
+    view = top_down_view(frame, workspace, white_balance=white_balance)
     rows, cols = workspace.shape
     pick = workspace.xy_to_pixel(float(pick_position[0]), float(pick_position[1]))
     place = workspace.xy_to_pixel(float(place_position[0]), float(place_position[1]))
@@ -79,8 +80,9 @@ def _field(step, *names):
     raise ValueError(f"demo step has none of the fields {names}")
 
 
-def samples_from_episode(steps, workspace: Workspace, episode: int = -1) -> list[Sample]:
-    """Samples of one recorded episode (steps with frame, instruction, pick/place position and yaw)."""
+def samples_from_episode(steps, workspace: Workspace, episode: int = -1, white_balance: bool = False) -> list[Sample]:
+    """Samples of one recorded episode (steps with frame, instruction, pick/place position and yaw);
+    ``white_balance`` as the policy does it (perception.table), for frames with colour drift."""
     out = []
     for step in steps:
         plan = step.get("plan") if isinstance(step, dict) else getattr(step, "plan", None)
@@ -94,6 +96,7 @@ def samples_from_episode(steps, workspace: Workspace, episode: int = -1) -> list
             float(_field(src, "place_yaw")),
             workspace,
             episode,
+            white_balance,
         )
         if sample is not None:
             out.append(sample)

@@ -18,6 +18,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,9 @@ from vla_grounding.cliport.features import backend_spec, clip_maps, load_backend
 from vla_grounding.cliport.language import LANGUAGE_MODES, text_features
 from vla_grounding.cliport.model import CliportModel, encode_image, normalize_clip_map
 from vla_grounding.cliport.rollouts import RolloutValidator, first_free_seed
+from vla_grounding.perception.camera import RGBDFrame
 from vla_grounding.perception.workspace import Workspace
+from vla_grounding.sim.camera_effects import CameraProfile, as_seen_by
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -76,6 +79,20 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--clip-model", default=None, help="open_clip model name (default: the shipped small CLIP)")
     ap.add_argument("--clip-pretrained", default=None, help="open_clip pretrained tag for --clip-model")
     ap.add_argument("--clip-checkpoint", default=None, help="local CLIP weights file/folder for --clip-model")
+    ap.add_argument(
+        "--camera-augment",
+        default=None,
+        metavar="PROFILE",
+        help="also train on each demo frame as this camera profile sees it (sim/cameras/*.yaml or a YAML file): "
+        "depth noise and holes, colour drift, lens distortion; colours white-balanced as the policy does",
+    )
+    ap.add_argument("--augment-copies", type=int, default=2, help="corrupted copies of each training frame")
+    ap.add_argument(
+        "--augment-pose-error",
+        default="0.005,0.5",
+        metavar="M,DEG",
+        help="largest camera-pose error of the corrupted copies (metres, degrees; each drawn uniformly up to it)",
+    )
     ap.add_argument("--workspace", default=None, help="JSON object of Workspace fields (default: the package's)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=2, help="CPU threads for torch")
@@ -92,16 +109,53 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         ap.error("--val-rollouts must be >= 0")
     if args.rollout_seed is not None and (args.rollout_seed < 0 or args.rollout_seed % 2):
         ap.error("--rollout-seed must be even (training-split seeds; odd seeds are test episodes)")
+    if args.augment_copies < 0:
+        ap.error("--augment-copies must be >= 0")
+    from vla_grounding.sim.camera_effects import parse_calibration_error
+
+    try:
+        args.augment_profile = CameraProfile.load(args.camera_augment) if args.camera_augment else None
+        args.augment_pose_error = parse_calibration_error(args.augment_pose_error)
+    except ValueError as e:
+        ap.error(str(e))
     return args
 
 
 # ---- data -----------------------------------------------------------------------------
 
 
+@dataclass
+class CameraAugment:
+    """Corrupted copies of every demo frame: ``copies`` renders as ``profile`` sees them, each with
+    a camera pose off by up to ``pose_error`` (metres, degrees)."""
+
+    profile: CameraProfile
+    copies: int
+    pose_error: tuple[float, float]
+    rng: np.random.Generator
+
+    def frames(self, frame: RGBDFrame) -> list[RGBDFrame]:
+        out = []
+        for _ in range(self.copies):
+            error = (float(self.rng.uniform(0, self.pose_error[0])), float(self.rng.uniform(0, self.pose_error[1])))
+            out.append(as_seen_by(frame, self.profile, error, self.rng))
+        return out
+
+
+def augmented_samples(steps, workspace: Workspace, episode: int, augment: CameraAugment) -> list[Sample]:
+    """The samples of ``augment``'s corrupted copies of an episode's frames (white-balanced as the policy does)."""
+    copies = [[replace(step, frame=f) for f in augment.frames(step.frame)] for step in steps]
+    out: list[Sample] = []
+    for k in range(augment.copies):
+        out += samples_from_episode([c[k] for c in copies], workspace, episode, white_balance=True)
+    return out
+
+
 def load_demo_samples(
-    directory: str, start: int, count: int, workspace: Workspace, task: str
+    directory: str, start: int, count: int, workspace: Workspace, task: str, augment: CameraAugment | None = None
 ) -> tuple[list[Sample], list[int]]:
-    """Samples of episodes [start, start + count) of a demo folder -> (samples, the episodes' seeds)."""
+    """Samples of episodes [start, start + count) of a demo folder -> (samples, the episodes' seeds);
+    with ``augment``, its corrupted copies of every step follow the clean samples."""
     from vla_grounding.sim import demos
 
     samples: list[Sample] = []
@@ -115,6 +169,8 @@ def load_demo_samples(
         if task and ep_task and ep_task != task:
             raise ValueError(f"demo episode {index} in {directory} is from task {ep_task!r}, not {task!r}")
         samples += samples_from_episode(episode_steps(episode), workspace, episode=index)
+        if augment is not None:
+            samples += augmented_samples(episode_steps(episode), workspace, index, augment)
         seeds.append(int(getattr(episode, "seed", -1)))
     return samples, seeds
 
@@ -252,7 +308,13 @@ def main(argv: list[str]) -> int:
     t_start = time.time()
 
     say(f"loading {args.n} training episodes from {args.demos} ...", flush=True)
-    train_samples, train_seeds = load_demo_samples(args.demos, 0, args.n, workspace, args.task)
+    augment = None
+    if args.augment_profile is not None and args.augment_copies:
+        augment = CameraAugment(args.augment_profile, args.augment_copies, args.augment_pose_error,
+                                np.random.default_rng([args.seed, 16]))
+        say(f"camera augmentation: {args.augment_copies} copies of each frame as {args.augment_profile.name!r} "
+            f"sees it, pose off by up to {args.augment_pose_error[0]} m / {args.augment_pose_error[1]} deg", flush=True)
+    train_samples, train_seeds = load_demo_samples(args.demos, 0, args.n, workspace, args.task, augment)
     n_train = len(train_seeds)
     if n_train < args.n and ddp.main:
         print(f"warning: only {n_train} episodes in {args.demos} (asked for {args.n})", file=sys.stderr)
@@ -374,6 +436,10 @@ def main(argv: list[str]) -> int:
         "demos": n_train,
         "demo_dir_name": Path(args.demos).name,
         "train_samples": len(train),
+        "camera_augment": (
+            {"profile": augment.profile.name, "copies": augment.copies, "pose_error": list(augment.pose_error)}
+            if augment is not None else None
+        ),
         "val_episodes": n_val,
         "val_samples": len(val) if val is not None else 0,
         "steps": step,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vla_grounding.perception.camera import CameraIntrinsics, check_distortion
+from vla_grounding.perception.camera import CameraIntrinsics, RGBDFrame, check_distortion
 
 PROFILE_DIR = Path(__file__).resolve().parent / "cameras"
 
@@ -121,6 +121,17 @@ def miscalibrated_pose(pose: np.ndarray, translation_m: float, rotation_deg: flo
     out[:3, :3] = rot @ out[:3, :3]
     out[:3, 3] += direction / np.linalg.norm(direction) * translation_m
     return out
+
+
+def as_seen_by(frame: RGBDFrame, profile: CameraProfile, calibration_error: tuple[float, float],
+               rng: np.random.Generator) -> RGBDFrame:
+    """A perfect rendered ``frame`` as ``profile``'s camera sees it, carrying a pose off by
+    ``calibration_error`` (metres, degrees): training data with the evaluation's imperfections."""
+    color, depth = profile.apply(frame.color, frame.depth, frame.intrinsics, rng)
+    pose = (miscalibrated_pose(frame.T_base_camera, *calibration_error, rng) if any(calibration_error)
+            else np.array(frame.T_base_camera, dtype=float, copy=True))
+    return replace(frame, color=color, depth=depth, intrinsics=profile.intrinsics(frame.intrinsics),
+                   T_base_camera=pose)
 
 
 def parse_calibration_error(text: str) -> tuple[float, float]:
