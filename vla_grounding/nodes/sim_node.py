@@ -18,8 +18,9 @@ drives a real arm or Gazebo:
   ``camera/depth/image_raw`` (32FC1 m or 16UC1 mm, aligned to colour),
   ``camera/color/camera_info``; its optical frame on ``/tf_static`` where tf2_ros is installed.
   The last render is re-published at ``publish_rate``; while the scene moves it is
-  re-rendered ``motion_render_rate`` times a second (a render costs ~0.15 s of CPU here, and
-  simulated time stands still meanwhile: joint_states keep coming with the last positions).
+  re-rendered ``motion_render_rate`` times a second (a render costs ~0.15 s of CPU here), by
+  default in a child process that mirrors the scene (sim/render_process.py), so the
+  controller loop, joint_states and stop requests go on meanwhile.
 
 For evaluation: ``sim/reset`` (ResetTask), ``sim/state`` (TaskState); releasing a held
 object ends one pick-and-place step and scores it. ``sim/move_tool`` (MoveTool, a
@@ -80,6 +81,9 @@ class SimNode(Node):
                                low=10.0, high=500.0)
         self.motion_render_rate = declare(self, "motion_render_rate", 2.0, "camera re-renders per second while the "
                                           "scene moves (each costs ~0.15 s of CPU)", low=0.2, high=60.0)
+        render_process = declare(self, "render_process", True, "render the moving scene in a child process that "
+                                  "mirrors the simulation (pybullet holds the GIL for a whole render, which would "
+                                  "stall the controller loop and stop requests); false: render in this process")
         trajectory_controller = declare(self, "trajectory_controller", "joint_trajectory_controller",
                                         "namespace of the joint trajectory controller's topic and action")
         gripper_controller = declare(self, "gripper_controller", "gripper_controller",
@@ -109,10 +113,12 @@ class SimNode(Node):
         self._goals = 0  # action goals running (finished before shutdown)
         self._goal_ids: dict[bytes, int] = {}  # FollowJointTrajectory goal uuid -> trajectory id
         self._frame_msgs: tuple[Image, Image, CameraInfo] | None = None
+        self._episode = 0  # counts resets: a mirror render of an earlier episode is not published
         with self._lock:
             self.env.reset(int(self.seed))
             self.follower = jc.TrajectoryFollower(self.env.robot.velocity_limits)
             self._render()
+        self._renderer = self._start_render_process() if render_process else None
         self._dirty = False  # the scene moved since the last render
         self._last_render = 0.0
         self._settle_until = 0.0
@@ -188,15 +194,65 @@ class SimNode(Node):
         broadcaster.sendTransform(transform_stamped(self.base_frame, self.camera_frame,
                                                     self.env.reported_camera_pose, self.get_clock().now().to_msg()))
 
+    def _start_render_process(self):
+        """The mirror renderer, warmed up in the background (its first render builds the episode)."""
+        from vla_grounding.sim.render_process import RenderProcess, snapshot
+
+        env = self.env
+        renderer = RenderProcess(dict(camera_pose=env.camera_pose, render_backend=env.render_backend,
+                                      workspace=env.workspace, intrinsics=env.intrinsics, tool=self.tool,
+                                      camera=env.camera, calibration_error=env.calibration_error))
+        with self._lock:
+            first = (env.task_name, env.seed, snapshot(env.bc))
+
+        def warm_up() -> None:
+            try:
+                renderer.render(*first)
+            except Exception as exc:  # noqa: BLE001 - the first moving render reports it and falls back
+                self.get_logger().debug(f"render process warm-up: {exc}")
+
+        threading.Thread(target=warm_up, daemon=True, name="render-warm-up").start()
+        return renderer
+
+    def _render_moving(self) -> None:
+        """Re-render while the scene moves. In the mirror process only the snapshot of the bodies'
+        poses takes the lock and the GIL: trajectories, joint_states and stops go on meanwhile."""
+        from vla_grounding.sim.render_process import RenderProcessError, snapshot
+
+        renderer = self._renderer
+        if renderer is None:
+            with self._lock:
+                self._render()
+            return
+        with self._lock:
+            env, episode = self.env, self._episode
+            task, seed, state = env.task_name, env.seed, snapshot(env.bc)
+            intrinsics = env.camera.intrinsics(env.intrinsics)
+        try:
+            color, depth = renderer.render(task, seed, state)
+        except RenderProcessError as exc:
+            self.get_logger().warning(f"rendering in this process from now on: {exc}")
+            self._renderer = None
+            renderer.close()
+            with self._lock:
+                self._render()
+            return
+        with self._lock:
+            if episode == self._episode:  # not reset meanwhile
+                self._cache_frame(color, depth, intrinsics)
+
     def _render(self) -> None:
-        """Render the scene now and cache the three messages (called with the lock held)."""
+        """Render the scene now, in this process, and cache the three messages (with the lock held)."""
         frame = self.env.render()
-        depth = frame.depth
+        self._cache_frame(frame.color, frame.depth, frame.intrinsics)
+
+    def _cache_frame(self, color: np.ndarray, depth: np.ndarray, intrinsics) -> None:
+        """The three camera messages of one render, stamped when published."""
         if self.depth_encoding == "16UC1":
             depth = np.nan_to_num(depth * 1000.0, nan=0.0).clip(0, 65535).astype(np.uint16)
-        color_msg = numpy_to_image(frame.color, "rgb8")
+        color_msg = numpy_to_image(color, "rgb8")
         depth_msg = numpy_to_image(depth, self.depth_encoding)
-        info_msg = intrinsics_to_camera_info(frame.intrinsics)
+        info_msg = intrinsics_to_camera_info(intrinsics)
         for msg in (color_msg, depth_msg, info_msg):
             msg.header.frame_id = self.camera_frame
         self._frame_msgs = (color_msg, depth_msg, info_msg)
@@ -204,10 +260,9 @@ class SimNode(Node):
     def _publish(self) -> None:
         now = time.monotonic()
         if self._dirty and now - self._last_render >= 1.0 / self.motion_render_rate:
-            with self._lock:
-                self._dirty = False
-                self._last_render = now
-                self._render()
+            self._dirty = False
+            self._last_render = now
+            self._render_moving()
         msgs = self._frame_msgs
         if msgs is None:
             return
@@ -432,6 +487,7 @@ class SimNode(Node):
                 self.task = task
             self.env.reset(seed)
             self.seed = seed
+            self._episode += 1
             self._render()
             if self._tf_broadcaster is not None and any(self.env.calibration_error):
                 self._send_camera_tf(self._tf_broadcaster)  # this episode's calibration error
@@ -459,6 +515,8 @@ class SimNode(Node):
         return self._lock.locked() or self._goals > 0
 
     def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
         with self._lock:
             self.env.close()
 
