@@ -77,25 +77,30 @@ def _centred_pixel_coords(k: CameraIntrinsics) -> tuple[np.ndarray, np.ndarray]:
     return x * k.fx, y * k.fy
 
 
+@functools.lru_cache(maxsize=4)
+def _base_rays(k: CameraIntrinsics, rotation: bytes) -> np.ndarray:
+    """Every pixel's ray in the base frame per metre of depth, (3, N): the camera model and the
+    camera's orientation (a 3x3 float64 matrix's bytes) fix it, so a fixed camera computes it once."""
+    du, dv = _centred_pixel_coords(k)
+    rays = np.stack([du / k.fx, dv / k.fy, np.ones(du.shape)], axis=1)
+    return np.ascontiguousarray((rays @ np.frombuffer(rotation, dtype=np.float64).reshape(3, 3).T).T)
+
+
 def back_project(
     frame: RGBDFrame, min_depth: float = MIN_DEPTH_M, max_depth: float = MAX_DEPTH_M
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Valid pixels -> (xyz base frame (N,3) float64, rgb (N,3) uint8, flat pixel index (N,))."""
+    """Valid pixels -> (xyz base frame (N,3) float64, rgb (N,3) uint8, flat pixel index (N,)).
+
+    xyz is column-major (Fortran order): the per-axis work that follows reads contiguous columns."""
     _check_frame(frame)
-    k = frame.intrinsics
     depth = np.asarray(frame.depth, dtype=np.float32)
-    mask = valid_depth_mask(depth, min_depth, max_depth)
-    flat = np.flatnonzero(mask)
-    du, dv = _centred_pixel_coords(k)
-    z = depth.reshape(-1)[flat].astype(np.float64)
-    cam = np.empty((len(flat), 3))
-    np.divide(np.multiply(du[flat], z, out=cam[:, 0]), k.fx, out=cam[:, 0])
-    np.divide(np.multiply(dv[flat], z, out=cam[:, 1]), k.fy, out=cam[:, 1])
-    cam[:, 2] = z
+    flat = np.flatnonzero(valid_depth_mask(depth, min_depth, max_depth))
     t = np.asarray(frame.T_base_camera, dtype=np.float64)
-    xyz = cam @ t[:3, :3].T + t[:3, 3]
+    xyz = np.take(_base_rays(frame.intrinsics, np.ascontiguousarray(t[:3, :3]).tobytes()), flat, axis=1)
+    xyz *= depth.reshape(-1)[flat]
+    xyz += t[:3, 3:]
     rgb = np.take(np.asarray(frame.color, dtype=np.uint8).reshape(-1, 3), flat, axis=0)
-    return xyz, rgb, flat
+    return xyz.T, rgb, flat
 
 
 def point_cloud(frame: RGBDFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -169,11 +174,13 @@ def grid_indices(xyz: np.ndarray, workspace: Workspace, z_tolerance: float = 0.0
     """
     ws = workspace
     rows, cols = ws.shape
-    r = np.floor((xyz[:, 1] - ws.y_min) / ws.pixel_size).astype(np.int64)
-    c = np.floor((xyz[:, 0] - ws.x_min) / ws.pixel_size).astype(np.int64)
-    keep = (r >= 0) & (r < rows) & (c >= 0) & (c < cols)
-    keep &= (xyz[:, 2] >= ws.z_min - z_tolerance) & (xyz[:, 2] <= ws.z_max)
-    return keep, r[keep] * cols + c[keep]
+    r = xyz[:, 1] - ws.y_min
+    r /= ws.pixel_size
+    c = xyz[:, 0] - ws.x_min
+    c /= ws.pixel_size
+    z = xyz[:, 2]
+    keep = (r >= 0) & (r < rows) & (c >= 0) & (c < cols) & (z >= ws.z_min - z_tolerance) & (z <= ws.z_max)
+    return keep, np.floor(r[keep]).astype(np.int64) * cols + np.floor(c[keep]).astype(np.int64)
 
 
 def _zbuffer(flat: np.ndarray, height: np.ndarray, n_cells: int) -> tuple[np.ndarray, np.ndarray]:
