@@ -272,3 +272,32 @@ def test_policy_with_and_without_rotated_views(checkpoint_dir) -> None:
         policy = make_policy("cliport", checkpoint=str(checkpoint_dir), device="cpu", rotate_views=rotate)
         plan = policy.act(overhead_frame(), "put the red blocks in a blue bowl")
         assert Workspace().contains(plan.pick_position) and plan.heatmaps["pick"].shape == (160, 160)
+
+
+def test_camera_augmentation_adds_corrupted_copies_with_the_same_labels(tmp_path) -> None:
+    from vla_grounding.cliport import train
+    from vla_grounding.policy import PickPlacePlan
+    from vla_grounding.sim.camera_effects import CameraProfile
+    from vla_grounding.sim.demos import save_episode
+
+    ws = Workspace()
+    for seed, xy in enumerate([(0.45, 0.05), (0.6, -0.1)]):
+        frame = overhead_frame(block_xy=xy)
+        plan = PickPlacePlan(np.array([*xy, 0.04]), np.array([0.5, 0.0, 0.0]), pick_yaw=0.1, place_yaw=0.1)
+        meta = {"task": TASK, "split": "train", "seed": 2 * seed, "score": 1.0, "steps": 1, "workspace": ws.as_dict()}
+        save_episode(tmp_path / f"{TASK}-train-{2 * seed:06d}.npz", [frame], [plan], [1.0], meta)
+    clean, _ = train.load_demo_samples(str(tmp_path), 0, 2, ws, TASK)
+    augment = train.CameraAugment(CameraProfile.load("realsense-d455"), 2, (0.005, 0.5), np.random.default_rng(0))
+    samples, seeds = train.load_demo_samples(str(tmp_path), 0, 2, ws, TASK, augment)
+    assert seeds == [0, 2] and len(clean) == 2 and len(samples) == 6  # each episode: clean, then two copies
+    by_episode = {e: [s for s in samples if s.episode == e] for e in (0, 1)}
+    for e, (first, *copies) in by_episode.items():
+        np.testing.assert_array_equal(first.color, clean[e].color)
+        for s in copies:
+            assert (s.pick, s.place, s.turn, s.instruction) == (first.pick, first.place, first.turn, first.instruction)
+            assert not np.array_equal(s.color, first.color)  # colour drift and noise
+            # depth noise, holes (filled) and a <= 5 mm / 0.5 deg pose error: heights stay close
+            assert np.median(np.abs(s.height - first.height)) < 0.004
+    argv = ["--task", TASK, "--demos", str(tmp_path), "--n", "1", "--camera-augment", "no-such-camera"]
+    with pytest.raises(SystemExit):
+        train.parse_args(argv)
