@@ -5,9 +5,11 @@ error (metres, degrees) applied by the simulator to what the policy sees; the sc
 `vla-grounding eval`'s. Usage (after `source scripts/env.sh`):
 
     python bench/bench_robustness.py [--episodes 100] [--policies clip_regions cliport]
-                                     [--conditions clean colour all-1cm ...]
+                                     [--conditions clean colour all-1cm ...] [--jobs 2] [--merge]
 
-Writes bench/results/robustness.json and .md (or --out), one row per condition as it finishes.
+Writes bench/results/robustness.json and .md (or --out), one cell at a time as it finishes.
+``--merge`` keeps the recorded cells of the policies and conditions not measured in this run
+(each cell records its own date and command).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -45,11 +48,15 @@ def write(report: dict, out: Path) -> None:
              "--calibration-error E`.", "",
              "| condition | camera | calibration error (m, deg) | " + " | ".join(policies) + " |",
              "|---|---|---|" + "---|" * len(policies)]
-    for name, row in report["rows"].items():
+    for name, row in sorted(report["rows"].items(), key=lambda kv: list(CONDITIONS).index(kv[0])):
         camera, error, _ = CONDITIONS[name]
         cells = [f"{row[p]['mean_score']:.1f}" if p in row else "" for p in policies]
         lines.append(f"| {name} | {camera} | {error} | " + " | ".join(cells) + " |")
-    lines += ["", "Conditions:", ""] + [f"- {n}: {CONDITIONS[n][2]}" for n in report["rows"]]
+    lines += ["", "Conditions:", ""] + [f"- {n}: {CONDITIONS[n][2]}" for n in CONDITIONS if n in report["rows"]]
+    runs = sorted({(c.get("date", report["date"]), c.get("command", report["command"]))
+                   for row in report["rows"].values() for c in row.values()})
+    if len(runs) > 1:
+        lines += ["", "Runs behind the cells:", ""] + [f"- {d}: `{c}`" for d, c in runs]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
@@ -59,27 +66,51 @@ def main() -> int:
     ap.add_argument("--policies", nargs="+", default=["clip_regions", "cliport"])
     ap.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=list(CONDITIONS))
     ap.add_argument("--out", default=str(RESULTS / "robustness"))
+    ap.add_argument("--jobs", type=int, default=1, help="cells evaluated at once, one process each (one thread each)")
+    ap.add_argument("--merge", action="store_true", help="keep the recorded cells this run does not measure")
     args = ap.parse_args()
+
+    out = Path(args.out)
+    command = "python bench/bench_robustness.py " + " ".join(sys.argv[1:])
+    date = time.strftime("%Y-%m-%d")
+    report = {"task": TASK, "episodes": args.episodes, "policies": args.policies, "rows": {}, "date": date,
+              "command": command}
+    if args.merge and out.with_suffix(".json").exists():
+        old = json.loads(out.with_suffix(".json").read_text())
+        if old.get("episodes") != args.episodes:
+            ap.error(f"--merge: the recorded cells are of {old.get('episodes')} episodes, not {args.episodes}")
+        for row in old["rows"].values():
+            for cell in row.values():
+                cell.setdefault("date", old["date"])
+                cell.setdefault("command", old["command"])
+        report.update(rows=old["rows"], policies=list(dict.fromkeys(old["policies"] + args.policies)))
+    cells = [(name, policy) for name in args.conditions for policy in args.policies]
+    with ProcessPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = {pool.submit(evaluate_cell, name, policy, args.episodes): (name, policy) for name, policy in cells}
+        for future in as_completed(futures):
+            name, policy = futures[future]
+            cell, seconds = future.result()
+            report["rows"].setdefault(name, {})[policy] = {**cell, "date": date, "command": command}
+            print(f"[robustness] {name} / {policy}: {cell['mean_score']:.1f} ({seconds:.0f} s)", file=sys.stderr,
+                  flush=True)
+            write(report, out)
+    print(out.with_suffix(".md").read_text())
+    return 0
+
+
+def evaluate_cell(name: str, policy: str, episodes: int) -> tuple[dict, float]:
+    """One condition x policy: `vla-grounding eval`'s numbers (in a worker process, one torch thread)."""
+    import torch
 
     from vla_grounding.evaluation import evaluate
     from vla_grounding.sim.camera_effects import parse_calibration_error
 
-    report = {"task": TASK, "episodes": args.episodes, "policies": args.policies, "rows": {},
-              "date": time.strftime("%Y-%m-%d"),
-              "command": "python bench/bench_robustness.py " + " ".join(sys.argv[1:])}
-    for name in args.conditions:
-        camera, error, _ = CONDITIONS[name]
-        row = report["rows"].setdefault(name, {})
-        for policy in args.policies:
-            t0 = time.perf_counter()
-            res = evaluate(TASK, policy, args.episodes, camera=camera, calibration_error=parse_calibration_error(error))
-            row[policy] = {k: res[k] for k in ("mean_score", "success_rate", "steps", "refused_steps", "rejected_steps",
-                                               "policy_seconds_per_step")}
-            print(f"[robustness] {name} / {policy}: {res['mean_score']:.1f} ({time.perf_counter() - t0:.0f} s)",
-                  file=sys.stderr, flush=True)
-            write(report, Path(args.out))
-    print(Path(args.out).with_suffix(".md").read_text())
-    return 0
+    torch.set_num_threads(1)
+    camera, error, _ = CONDITIONS[name]
+    t0 = time.perf_counter()
+    res = evaluate(TASK, policy, episodes, camera=camera, calibration_error=parse_calibration_error(error))
+    keys = ("mean_score", "success_rate", "steps", "refused_steps", "rejected_steps", "policy_seconds_per_step")
+    return {k: res[k] for k in keys}, time.perf_counter() - t0
 
 
 if __name__ == "__main__":

@@ -115,6 +115,9 @@ class ClipBackend:
         self.model = net.to(self.device, self.dtype).eval()
         for p in self.model.parameters():
             p.requires_grad_(False)
+        if hasattr(self.model.visual, "layer4"):
+            # ResNet trunks: NHWC convolutions took half the time of NCHW here (CPU, one thread), same outputs
+            self.model.visual.to(memory_format=torch.channels_last)
         try:
             self.tokenizer = open_clip.get_tokenizer(model)
         except Exception:  # noqa: BLE001 - every built-in CLIP uses the same BPE tokenizer
