@@ -10,7 +10,7 @@ numbers (bench/results/graph.json before this run) are shown beside the new ones
 Usage (after `source scripts/env.sh`):
 
     python bench/bench_graph.py [--policies clip_regions cliport] [--frame-sync on_demand auto]
-                                [--instructions 30] [--idle-seconds 20]
+                                [--torch-threads 0 2] [--instructions 30] [--idle-seconds 20]
 
 Writes bench/results/graph.json and graph.md (or --out).
 """
@@ -120,13 +120,13 @@ class Measurer:
         self.background.close()
 
 
-def measure(measurer: Measurer, policy: str, frame_sync: str, args, env: dict, tmp: Path) -> dict:
+def measure(measurer: Measurer, policy: str, frame_sync: str, threads: int, args, env: dict, tmp: Path) -> dict:
     from vla_grounding.nodes.processes import NodeProcess, ros_params_args
 
+    params = {"policy": policy, "frame_sync": frame_sync, "torch_threads": threads}
     grounding = NodeProcess("vla_grounding.nodes.grounding_node",
-                            ros_params_args("grounding_node", {"policy": policy, "frame_sync": frame_sync},
-                                            tmp_dir=tmp), env=env, log_dir=tmp).start()
-    row: dict = {"policy": policy, "frame_sync": frame_sync}
+                            ros_params_args("grounding_node", params, tmp_dir=tmp), env=env, log_dir=tmp).start()
+    row: dict = {"policy": policy, "frame_sync": frame_sync, "torch_threads": threads}
     try:
         deadline = time.monotonic() + 180
         while not measurer.node.count_subscribers("instruction"):
@@ -173,12 +173,14 @@ def write_markdown(report: dict, out: Path) -> None:
              f"`{report['command']}` on {report['date']} ({report['machine']['cpus']} CPUs, no GPU): sim_node "
              f"streams 640x480 colour + depth + camera_info at {report['camera_rate_hz']:g} Hz (measured "
              f"{report.get('camera_rate_measured_hz')} Hz); each grounding_node configuration in turn, same run.", "",
-             "| policy | frame_sync | idle CPU % of a core | instruction -> PickPlace median ms | p95 ms | min ms "
-             "| refused | in the node (median ms) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| policy | frame_sync | torch_threads | idle CPU % of a core | instruction -> PickPlace median ms | p95 ms "
+             "| min ms | refused | in the node (median ms) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in report["rows"]:
         stages = ", ".join(f"{k} {v:g}" for k, v in r.get("node_stage_median_ms", {}).items())
-        lines.append(f"| {r['policy']} | {r['frame_sync']} | {r['idle_cpu_percent']} | {r.get('latency_median_ms')} "
+        threads = r.get("torch_threads", 0)
+        lines.append(f"| {r['policy']} | {r['frame_sync']} | {threads or '0 (half the cores)'} | "
+                     f"{r['idle_cpu_percent']} | {r.get('latency_median_ms')} "
                      f"| {r.get('latency_p95_ms')} | {r.get('latency_min_ms')} | {r['refused']} | {stages} |")
     if report["previous"]:
         lines += ["", "Recorded before this run:", "",
@@ -188,7 +190,7 @@ def write_markdown(report: dict, out: Path) -> None:
     lines += ["", "frame_sync `on_demand` (the default) reads the camera messages from DDS only when an instruction "
               "arrives; `auto` is message_filters (a ROS install) or the builtin matcher, with a Python callback per "
               "message. \"in the node\": frame = take and match the camera messages, decode = images to numpy, "
-              "policy = act()."]
+              "policy = act(). torch_threads: grounding_node's parameter (0, the default, is half the cores)."]
     out.with_suffix(".md").write_text("\n".join(lines) + "\n")
 
 
@@ -197,6 +199,8 @@ def main() -> int:
     ap.add_argument("--policies", nargs="+", default=["clip_regions", "cliport"], choices=["clip_regions", "cliport"])
     ap.add_argument("--frame-sync", nargs="+", default=["on_demand", "auto"],
                     choices=["on_demand", "message_filters", "builtin", "auto"])
+    ap.add_argument("--torch-threads", nargs="+", type=int, default=[0],
+                    help="grounding_node torch_threads values to measure (0: its default, half the cores)")
     ap.add_argument("--instructions", type=int, default=30)
     ap.add_argument("--idle-seconds", type=float, default=20.0)
     ap.add_argument("--rate", type=float, default=30.0)
@@ -227,8 +231,10 @@ def main() -> int:
         report["camera_rate_measured_hz"] = measurer.camera_rate(5.0)
         for policy in args.policies:
             for frame_sync in args.frame_sync:
-                print(f"[bench] {policy}, frame_sync {frame_sync}", file=sys.stderr, flush=True)
-                report["rows"].append(measure(measurer, policy, frame_sync, args, env, tmp))
+                for threads in args.torch_threads:
+                    print(f"[bench] {policy}, frame_sync {frame_sync}, torch_threads {threads}", file=sys.stderr,
+                          flush=True)
+                    report["rows"].append(measure(measurer, policy, frame_sync, threads, args, env, tmp))
     finally:
         measurer.close()
         rclpy.try_shutdown()
