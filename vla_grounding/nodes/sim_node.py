@@ -113,7 +113,8 @@ class SimNode(Node):
         self._goals = 0  # action goals running (finished before shutdown)
         self._goal_ids: dict[bytes, int] = {}  # FollowJointTrajectory goal uuid -> trajectory id
         self._frame_msgs: tuple[Image, Image, CameraInfo] | None = None
-        self._episode = 0  # counts resets: a mirror render of an earlier episode is not published
+        self._scene_version = 0  # counts the scene states rendered: an older render never replaces a newer one
+        self._cached_version = -1
         with self._lock:
             self.env.reset(int(self.seed))
             self.follower = jc.TrajectoryFollower(self.env.robot.velocity_limits)
@@ -225,8 +226,9 @@ class SimNode(Node):
                 self._render()
             return
         with self._lock:
-            env, episode = self.env, self._episode
-            task, seed, state = env.task_name, env.seed, snapshot(env.bc)
+            env = self.env
+            self._scene_version += 1
+            version, task, seed, state = self._scene_version, env.task_name, env.seed, snapshot(env.bc)
             intrinsics = env.camera.intrinsics(env.intrinsics)
         try:
             color, depth = renderer.render(task, seed, state)
@@ -238,16 +240,21 @@ class SimNode(Node):
                 self._render()
             return
         with self._lock:
-            if episode == self._episode:  # not reset meanwhile
-                self._cache_frame(color, depth, intrinsics)
+            self._cache_frame(color, depth, intrinsics, version)
 
     def _render(self) -> None:
         """Render the scene now, in this process, and cache the three messages (with the lock held)."""
         frame = self.env.render()
-        self._cache_frame(frame.color, frame.depth, frame.intrinsics)
+        self._scene_version += 1
+        self._cache_frame(frame.color, frame.depth, frame.intrinsics, self._scene_version)
 
-    def _cache_frame(self, color: np.ndarray, depth: np.ndarray, intrinsics) -> None:
-        """The three camera messages of one render, stamped when published."""
+    def _cache_frame(self, color: np.ndarray, depth: np.ndarray, intrinsics, version: int) -> None:
+        """The three camera messages of one render, stamped when published (with the lock held);
+        a render of an older scene state than the cached one (a mirror render that took longer
+        than a reset or sim/move_tool and their renders) is dropped."""
+        if version <= self._cached_version:
+            return
+        self._cached_version = version
         if self.depth_encoding == "16UC1":
             depth = np.nan_to_num(depth * 1000.0, nan=0.0).clip(0, 65535).astype(np.uint16)
         color_msg = numpy_to_image(color, "rgb8")
@@ -487,7 +494,6 @@ class SimNode(Node):
                 self.task = task
             self.env.reset(seed)
             self.seed = seed
-            self._episode += 1
             self._render()
             if self._tf_broadcaster is not None and any(self.env.calibration_error):
                 self._send_camera_tf(self._tf_broadcaster)  # this episode's calibration error
