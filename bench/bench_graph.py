@@ -207,13 +207,11 @@ def main() -> int:
     ap.add_argument("--out", default=str(RESULTS / "graph"))
     args = ap.parse_args()
 
-    from vla_grounding.nodes.processes import NodeProcess, clean_fastdds_shm, isolated_ros_env, ros_params_args
+    from vla_grounding.nodes.processes import NodeProcess, clean_fastdds_shm, enter_isolated_ros_env, ros_params_args
 
     out = Path(args.out)
     previous = previous_numbers(out.with_suffix(".json"))
-    env = isolated_ros_env()
-    os.environ.update(env)
-    tmp = Path(env["ROS_HOME"])
+    env, tmp = enter_isolated_ros_env()
     sim = NodeProcess("vla_grounding.nodes.sim_node",
                       ros_params_args("sim_node", {"publish_rate": args.rate, "seed": 1}, tmp_dir=tmp), env=env,
                       log_dir=tmp).start()

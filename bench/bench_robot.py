@@ -106,11 +106,9 @@ def main() -> int:
     import rclpy
 
     from vla_grounding.nodes.background import BackgroundNode
-    from vla_grounding.nodes.processes import clean_fastdds_shm, isolated_ros_env
+    from vla_grounding.nodes.processes import clean_fastdds_shm, enter_isolated_ros_env
 
-    env = isolated_ros_env()
-    os.environ.update(env)
-    tmp = Path(env["ROS_HOME"])
+    env, tmp = enter_isolated_ros_env()
     rclpy.init()
     background = BackgroundNode("bench_robot")
     interfaces = ["topic"] + (["action"] if importlib.util.find_spec("control_msgs") else [])

@@ -131,11 +131,9 @@ def main() -> int:
 
     import rclpy
 
-    from vla_grounding.nodes.processes import clean_fastdds_shm, isolated_ros_env
+    from vla_grounding.nodes.processes import clean_fastdds_shm, enter_isolated_ros_env
 
-    env = isolated_ros_env()
-    os.environ.update(env)
-    tmp = Path(env["ROS_HOME"])
+    env, tmp = enter_isolated_ros_env()
     stop = mp.Event()
     burners = [mp.Process(target=burn, args=(stop,), daemon=True) for _ in range(args.load)]
     for b in burners:

@@ -52,6 +52,14 @@ def isolated_ros_env(domain_id: int | None = None, ros_home: str | Path | None =
     }
 
 
+def enter_isolated_ros_env() -> tuple[dict[str, str], Path]:
+    """:func:`isolated_ros_env` applied to this process too (for a benchmark that starts rclpy
+    itself beside its node processes) -> (the variables, the ROS_HOME temp dir)."""
+    env = isolated_ros_env()
+    os.environ.update(env)
+    return env, Path(env["ROS_HOME"])
+
+
 class NodeProcess:
     """One node (a Python module, a script path ending in .py, or with ``command`` any program
     such as ``ros2 launch``) in its own process.
