@@ -82,7 +82,12 @@ def evaluate(
     if policy_name != "oracle":
         from vla_grounding.policy import make_policy
 
-        policy = make_policy(policy_name, checkpoint=checkpoint, device=device)
+        chosen = checkpoint
+        if policy_name == "cliport" and not chosen:  # the package's checkpoint for this task, where one is shipped
+            from vla_grounding.cliport.policy import shipped_checkpoint
+
+            chosen = str(shipped_checkpoint(task))
+        policy = make_policy(policy_name, checkpoint=chosen, device=device)
     seeds = [first_seed + 2 * (seed_offset + i) for i in range(episodes)]
     results = []
     start = time.perf_counter()
@@ -135,7 +140,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--task", required=True, choices=sorted(TASKS))
     parser.add_argument("--policy", default="oracle", help="oracle, or a name in vla_grounding.policy.POLICIES")
     parser.add_argument("--episodes", type=int, default=100)
-    parser.add_argument("--checkpoint", default=None, help="passed to the policy")
+    parser.add_argument("--checkpoint", default=None, help="passed to the policy (cliport default: the package's checkpoint for the task, where one is shipped)")
     parser.add_argument("--device", default="auto", help="passed to the policy (auto, cpu, cuda)")
     parser.add_argument("--first-seed", type=int, default=1, help="first seed (odd seeds are test episodes)")
     parser.add_argument("--seed-offset", type=int, default=0, help="skip this many episodes from --first-seed")

@@ -38,6 +38,17 @@ def task_family(task: str) -> str:
     return task
 
 
+def task_checkpoint_dir(task: str) -> Path:
+    """Where the package keeps (and the trainer writes by default) the checkpoint of ``task``'s family."""
+    return MODELS_DIR / f"cliport_{task_family(task).replace('-', '_')}"
+
+
+def shipped_checkpoint(task: str | None) -> Path:
+    """The package's checkpoint for ``task``'s family where one is shipped, else put-blocks-in-bowls'."""
+    path = task_checkpoint_dir(task) if task else DEFAULT_CHECKPOINT
+    return path if path.exists() else DEFAULT_CHECKPOINT
+
+
 def rot90_pixel(pixel: tuple[int, int], k: int, shape: tuple[int, int]) -> tuple[int, int]:
     """Where grid pixel (row, col) lands in ``torch.rot90(image, k, (-2, -1))``."""
     (r, c), (h, w) = pixel, shape

@@ -30,6 +30,7 @@ from vla_grounding.cliport.data import Sample, random_transforms, rotation_bin, 
 from vla_grounding.cliport.features import backend_spec, clip_maps, load_backend
 from vla_grounding.cliport.language import LANGUAGE_MODES, text_features
 from vla_grounding.cliport.model import CliportModel, encode_image, normalize_clip_map
+from vla_grounding.cliport.policy import task_checkpoint_dir
 from vla_grounding.cliport.rollouts import RolloutValidator, first_free_seed
 from vla_grounding.perception.camera import RGBDFrame
 from vla_grounding.perception.workspace import Workspace
@@ -304,7 +305,7 @@ def main(argv: list[str]) -> int:
             print(*a, **kw)
 
     workspace = Workspace(**json.loads(args.workspace)) if args.workspace else Workspace()
-    out = Path(args.out) if args.out else default_checkpoint_dir(args.task)
+    out = Path(args.out) if args.out else task_checkpoint_dir(args.task)
     t_start = time.time()
 
     say(f"loading {args.n} training episodes from {args.demos} ...", flush=True)
@@ -477,11 +478,6 @@ def portable_command(argv: list[str]) -> str:
             words.append(argv[i])
             i += 1
     return "vla-grounding train cliport " + " ".join(words)
-
-
-def default_checkpoint_dir(task: str) -> Path:
-    name = task.replace("-seen", "").replace("-unseen", "").replace("-", "_")
-    return Path(__file__).resolve().parent.parent / "models" / f"cliport_{name}"
 
 
 @torch.no_grad()
