@@ -27,3 +27,21 @@ def test_shipped_checkpoint_records_how_it_was_trained() -> None:
     assert training["demos"] == 100 and training["wall_minutes"] <= 60
     assert training["final_validation"]["rollout_episodes"] >= 40
     assert not (DEFAULT_CHECKPOINT / "clip").exists()  # the small CLIP is named by hash, not copied
+
+
+def test_shipped_pyramid_checkpoint_is_chosen_for_its_task(capsys) -> None:
+    """`vla-grounding eval` on stack-block-pyramid-seq without --checkpoint uses the pyramid model."""
+    from vla_grounding.cliport.policy import shipped_checkpoint
+    from vla_grounding.policy import make_policy
+
+    pyramid = "stack-block-pyramid-seq"
+    assert shipped_checkpoint(pyramid).name == "cliport_stack_block_pyramid_seq"
+    assert shipped_checkpoint("towers-of-hanoi-seq") == DEFAULT_CHECKPOINT  # none shipped: the default
+    config = json.loads((shipped_checkpoint(pyramid) / "config.json").read_text())
+    assert config["task"] == pyramid and config["training"]["wall_minutes"] <= 60
+    assert make_policy("cliport", checkpoint=pyramid, device="cpu").config.task == pyramid  # by task name
+    argv = ["--task", pyramid, "--policy", "cliport", "--episodes", "3", "--device", "cpu", "--json"]
+    assert eval_main(argv) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["refused_steps"] == 0  # the bowls model would refuse every step of this task
+    assert result["mean_score"] >= 60.0, result["scores"]

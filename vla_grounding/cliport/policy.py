@@ -106,8 +106,13 @@ class CliportPolicy:
         if threads:
             torch.set_num_threads(int(threads))
         path = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
+        if checkpoint and not path.exists() and task_checkpoint_dir(str(checkpoint)).exists():
+            path = task_checkpoint_dir(str(checkpoint))  # a task name: the package's checkpoint for it
         if not path.exists():
-            raise ValueError(f"CLIPort checkpoint {path} does not exist (train one with `vla-grounding train cliport`)")
+            shipped = ", ".join(sorted(p.name.removeprefix("cliport_").replace("_", "-")
+                                       for p in MODELS_DIR.glob("cliport_*")))
+            raise ValueError(f"CLIPort checkpoint {path} does not exist: give a checkpoint folder, or a task with a "
+                             f"shipped checkpoint ({shipped}); train one with `vla-grounding train cliport`")
         self.device = resolve_device(device)
         # channels-last convolutions: a little faster on this CPU (oneDNN) and the layout cuDNN
         # prefers; poses on the test seeds are unchanged
