@@ -200,9 +200,7 @@ class SimNode(Node):
         from vla_grounding.sim.render_process import RenderProcess, snapshot
 
         env = self.env
-        renderer = RenderProcess(dict(camera_pose=env.camera_pose, render_backend=env.render_backend,
-                                      workspace=env.workspace, intrinsics=env.intrinsics, tool=self.tool,
-                                      camera=env.camera, calibration_error=env.calibration_error))
+        renderer = RenderProcess(env.settings())
         with self._lock:
             first = (env.task_name, env.seed, snapshot(env.bc))
 
@@ -487,9 +485,7 @@ class SimNode(Node):
             self.follower.stop("the task was reset")
             if task != self.task:
                 old = self.env
-                self.env = TabletopEnv(task, camera_pose=old.camera_pose, render_backend=old.render_backend,
-                                       workspace=old.workspace, intrinsics=old.intrinsics, tool=self.tool,
-                                       camera=old.camera, calibration_error=old.calibration_error)
+                self.env = TabletopEnv(task, **old.settings())
                 old.close()
                 self.task = task
             self.env.reset(seed)

@@ -169,6 +169,12 @@ class TabletopEnv:
         self.robot = PandaArm(bc, tool=self.tool)
         self.scene = Scene(bc, self.workspace)
 
+    def settings(self) -> dict:
+        """The keyword arguments that build this env again for any task (its camera, tool, workspace)."""
+        return dict(camera_pose=self.camera_pose, render_backend=self.render_backend, workspace=self.workspace,
+                    intrinsics=self.intrinsics, tool=self.tool, camera=self.camera,
+                    calibration_error=self.calibration_error)
+
     def reset(self, seed: int) -> RGBDFrame:
         """A new episode; even seeds are training episodes, odd seeds test episodes."""
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:

@@ -55,7 +55,7 @@ def _serve(conn: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent ends it (a Ctrl-C reaches the whole group)
     from vla_grounding.sim.env import TabletopEnv
 
-    env, episode = None, None
+    env = None
     try:
         env_kwargs = conn.recv()
         while True:
@@ -67,10 +67,9 @@ def _serve(conn: Connection) -> None:
                 if env is None or env.task_name != task:
                     if env is not None:
                         env.close()
-                    env, episode = TabletopEnv(task, **env_kwargs), None
-                if episode != seed:
+                    env = TabletopEnv(task, **env_kwargs)
+                if env.seed != seed:
                     env.reset(seed)
-                    episode = seed
                 apply_snapshot(env.bc, state)
                 frame = env.render()
                 conn.send((frame.color, frame.depth))
