@@ -67,22 +67,13 @@ def valid_depth_mask(depth: np.ndarray, min_depth: float = MIN_DEPTH_M, max_dept
 
 
 @functools.lru_cache(maxsize=4)
-def _centred_pixel_coords(k: CameraIntrinsics) -> tuple[np.ndarray, np.ndarray]:
-    """Every pixel's ray as (x * fx, y * fy), flat, where (x, y) are its undistorted normalized
-    coordinates: (u - cx, v - cy) without lens distortion. They depend on the camera model only."""
-    v, u = np.divmod(np.arange(k.width * k.height), k.width)
-    if not k.distorted:
-        return u - k.cx, v - k.cy
-    x, y = k.normalized_rays(u, v)
-    return x * k.fx, y * k.fy
-
-
-@functools.lru_cache(maxsize=4)
 def _base_rays(k: CameraIntrinsics, rotation: bytes) -> np.ndarray:
-    """Every pixel's ray in the base frame per metre of depth, (3, N): the camera model and the
-    camera's orientation (a 3x3 float64 matrix's bytes) fix it, so a fixed camera computes it once."""
-    du, dv = _centred_pixel_coords(k)
-    rays = np.stack([du / k.fx, dv / k.fy, np.ones(du.shape)], axis=1)
+    """Every pixel's ray in the base frame per metre of depth, (3, N), through the lens model
+    (undistorted): the camera model and the camera's orientation (a 3x3 float64 matrix's bytes)
+    fix it, so a fixed camera computes it once."""
+    v, u = np.divmod(np.arange(k.width * k.height), k.width)
+    x, y = k.normalized_rays(u, v) if k.distorted else ((u - k.cx) / k.fx, (v - k.cy) / k.fy)
+    rays = np.stack([x, y, np.ones(x.shape)], axis=1)
     return np.ascontiguousarray((rays @ np.frombuffer(rotation, dtype=np.float64).reshape(3, 3).T).T)
 
 
