@@ -1,7 +1,8 @@
 """The package's simulator graph: sim_node, grounding_node, arm_controller_node (ros2_control backend).
 
 ros2 launch vla_grounding sim.launch.py [policy:=cliport] [task:=put-blocks-in-bowls-seen] [seed:=3]
-    [tool:=gripper] [params_file:=my_sim.yaml]
+    [tool:=gripper] [camera_profile:=realsense-d455] [calibration_error:="[0.02, 2.0]"]
+    [fiducials_xy:="[0.32, 0.34, 0.32, -0.34, 0.55, 0.3, 0.55, -0.3]"] [params_file:=my_sim.yaml]
 
 Arguments left empty keep the params file's values; given ones win over it. A missing params
 file, a bad parameter value or a node that dies ends the launch with code 1 and one line.
@@ -27,6 +28,13 @@ ARGUMENTS = {  # launch argument: ([(node, parameter), ...], description)
     "task": ([("sim_node", "task")], "simulated task, e.g. put-blocks-in-bowls-seen"),
     "seed": ([("sim_node", "seed")], "episode seed (odd: test split)"),
     "tool": ([("sim_node", "tool"), ("arm_controller_node", "tool.kind")], "the arm's tool: suction or gripper"),
+    "camera_profile": ([("sim_node", "camera_profile")], "render like a real camera: ideal, realsense-d455, ... "
+                       "or a YAML file"),
+    "calibration_error": ([("sim_node", "calibration_error")], "[metres, degrees]: the camera pose on /tf_static "
+                          "is this far off the rendering pose"),
+    "fiducials_xy": ([("sim_node", "fiducials.xy"), ("grounding_node", "fiducials.xy")], "ArUco markers on the "
+                     "table [x0, y0, x1, y1, ...]: sim_node draws them, grounding_node corrects the camera pose "
+                     "with them"),
 }
 
 

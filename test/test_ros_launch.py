@@ -18,6 +18,8 @@ import pytest
 import yaml
 from conftest import SCRATCH, render_scene, ros2, sim_config
 
+from vla_grounding.perception.fiducials import SIM_LAYOUT
+
 pytestmark = [pytest.mark.ros, pytest.mark.extras("launch", "launch_ros", "ros2launch", "ros2topic", "ros2action")]
 
 TASK = "put-blocks-in-bowls-seen"
@@ -36,13 +38,16 @@ def ros2_launch(launch, launch_file: str, *args: str, name: str):
 
 @pytest.fixture(scope="module")
 def sim_launch(module_launch):
-    """sim.launch.py with every argument given (the gripper too); the params file changes two values to prove it is read."""
+    """sim.launch.py with every argument given: the gripper, and a camera calibration 2 cm / 2 deg off
+    that the markers on the table correct; the params file changes two values to prove it is read."""
     config = sim_config()
     config["sim_node"]["ros__parameters"]["publish_rate"] = 15.0
     config["grounding_node"]["ros__parameters"]["max_image_age"] = 3.0
     params = write_yaml(config, "sim_launch_params.yaml")
+    markers = str([v for xy in SIM_LAYOUT.xy for v in xy])
     return ros2_launch(module_launch, "sim.launch.py", "policy:=cliport", f"seed:={SEED}", f"task:={TASK}",
-                       "tool:=gripper", f"params_file:={params}", name="sim_launch")
+                       "tool:=gripper", "camera_profile:=ideal", "calibration_error:=[0.02, 2.0]",
+                       f"fiducials_xy:={markers}", f"params_file:={params}", name="sim_launch")
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +116,7 @@ def test_sim_launch_honours_task_seed_and_params_file(graph):
     assert "grounding policy" in described and "one of: clip_regions, cliport" in described
 
 
-def test_sim_launch_grounds_with_the_cliport_policy_in_the_seed_3_scene(graph, scene):
+def test_sim_launch_grounds_with_the_cliport_policy_in_the_seed_3_scene(graph, scene, sim_launch):
     from vla_grounding.srv import Ground
 
     assert param("get", "/grounding_node", "policy") == "String value is: cliport"
@@ -124,6 +129,8 @@ def test_sim_launch_grounds_with_the_cliport_policy_in_the_seed_3_scene(graph, s
     pick = r.pick_place.pick.position
     blocks = [o["position"] for o in objects if o["name"] == block["name"]]
     assert min(np.hypot(pick.x - b[0], pick.y - b[1]) for b in blocks) < 0.03
+    said = sim_launch.output()
+    assert "fiducials [0, 1, 2, 3] show the camera pose off by" in said and "hand-eye calibration is off" in said
 
 
 def test_readme_commands_topic_pub_then_action_send_goal(graph):

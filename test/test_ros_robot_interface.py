@@ -48,6 +48,18 @@ class Joints:
     def arm(self) -> np.ndarray:
         return self.latest()[1][:7]
 
+    def settles_at(self, target: np.ndarray, tolerance: float, timeout: float = 2.0) -> np.ndarray:
+        """The arm's joints once they reach ``target``; fails after ``timeout``.
+
+        The action result and joint_states are separate topics: the last joint_states held when
+        a result arrives may have been published before the motion ended.
+        """
+        deadline = time.monotonic() + timeout
+        while np.max(np.abs((q := self.arm()) - target)) >= tolerance:
+            assert time.monotonic() < deadline, f"the arm stopped at {q}, not at {target}"
+            time.sleep(0.02)
+        return q
+
     def wait_moving(self, timeout: float = 30.0) -> None:
         start = self.arm()
         deadline = time.monotonic() + timeout
@@ -183,7 +195,7 @@ def test_follow_joint_trajectory_action_feedback_tolerances_and_bad_goals(ros_no
     out, feedback = send([(start + [0, 0.2, 0, 0, 0, 0, 0], 1.0)], path_tolerance=0.05)
     assert out.result.error_code == 0, out.result.error_string
     assert feedback and list(feedback[-1].feedback.joint_names) == names[:7]
-    assert np.max(np.abs(joints.arm() - (start + [0, 0.2, 0, 0, 0, 0, 0]))) < 0.01
+    joints.settles_at(start + [0, 0.2, 0, 0, 0, 0, 0], 0.01)
 
     # faster than joint 2's velocity limit (2.175 rad/s): the arm lags the path and the goal aborts
     out, _ = send([(start + [0, -0.4, 0, 0, 0, 0, 0], 0.2), (start, 0.4)], path_tolerance=0.05)

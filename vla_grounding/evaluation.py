@@ -17,20 +17,30 @@ import time
 
 import numpy as np
 
+from vla_grounding.perception.fiducials import SIM_LAYOUT, refined
 from vla_grounding.policy import GroundingRefused
 
 SUCCESS = 0.99
 
 
 def run_episode(env, policy, seed: int, max_steps: int | None = None) -> dict:
-    """One episode; ``policy`` None means the simulator's oracle."""
+    """One episode; ``policy`` None means the simulator's oracle. With ``env.fiducials`` the
+    policy gets each frame with its camera pose refined by the markers (as grounding_node does)."""
     frame = env.reset(seed)
     if max_steps is not None:
         env.max_steps = min(env.max_steps, max_steps)
     refused = rejected = 0
     t_act = 0.0
+    shifts: list[float] = []
+    unseen = 0
     while not env.done:
         t0 = time.perf_counter()
+        if env.fiducials is not None and policy is not None:
+            try:
+                frame, found = refined(frame, env.workspace, env.fiducials)
+                shifts.append(found.shift_m)
+            except ValueError:
+                unseen += 1  # as grounding_node: the calibrated pose, unrefined
         try:
             plan = env.oracle() if policy is None else policy.act(frame, env.instruction)
         except GroundingRefused as exc:
@@ -53,6 +63,8 @@ def run_episode(env, policy, seed: int, max_steps: int | None = None) -> dict:
         "refused": refused,
         "rejected": rejected,
         "act_seconds": t_act,
+        "fiducial_shift_m": float(np.median(shifts)) if shifts else None,
+        "fiducials_unseen": unseen,
     }
 
 
@@ -70,9 +82,11 @@ def evaluate(
     tool: str = "suction",
     camera: str = "ideal",
     calibration_error: tuple[float, float] = (0.0, 0.0),
+    fiducials: bool = False,
 ) -> dict:
     """Mean Ravens score of a policy over ``episodes`` test seeds; ``camera`` (a profile name or
-    YAML file) and ``calibration_error`` (metres, degrees) corrupt what the policy sees."""
+    YAML file) and ``calibration_error`` (metres, degrees) corrupt what the policy sees;
+    ``fiducials``: markers on the table (perception.fiducials.SIM_LAYOUT) refine the camera pose."""
     from vla_grounding.sim.camera_effects import CameraProfile
     from vla_grounding.sim.env import TabletopEnv
 
@@ -93,7 +107,7 @@ def evaluate(
     start = time.perf_counter()
     profile = CameraProfile.load(camera)
     env = TabletopEnv(task, render_backend=render_backend, tool=tool, camera=profile,
-                      calibration_error=calibration_error)
+                      calibration_error=calibration_error, fiducials=SIM_LAYOUT if fiducials else None)
     try:
         for i, seed in enumerate(seeds):
             t0 = time.perf_counter()
@@ -130,6 +144,10 @@ def evaluate(
         "tool": tool,
         "camera": profile.as_dict(),
         "calibration_error": list(calibration_error),
+        "fiducials": fiducials,
+        "fiducial_shift_mm_median": (float(1000 * np.median(shifts)) if (shifts := [
+            r["fiducial_shift_m"] for r in results if r["fiducial_shift_m"] is not None]) else None),
+        "fiducials_unseen_steps": int(sum(r["fiducials_unseen"] for r in results)),
     }
 
 
@@ -152,6 +170,9 @@ def main(argv: list[str]) -> int:
                         "(realsense-d435, realsense-d455, depth-noise, depth-holes, colour-only, distortion-only) or a YAML file")
     parser.add_argument("--calibration-error", default="0,0", metavar="METRES,DEGREES",
                         help="the camera pose the policy is given is this far off the true one (e.g. 0.01,1.0)")
+    parser.add_argument("--fiducials", action="store_true",
+                        help="ArUco markers on the table beside the workspace; the policy gets the camera pose they "
+                        "correct (as grounding_node's fiducials parameters do)")
     parser.add_argument("--progress", action="store_true", help="one line per episode on stderr")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON line, last")
     args = parser.parse_args(argv)
@@ -188,6 +209,7 @@ def main(argv: list[str]) -> int:
             args.tool,
             args.camera,
             calibration_error,
+            args.fiducials,
         )
     except ValueError as exc:
         print(f"vla-grounding eval: {exc}", file=sys.stderr)

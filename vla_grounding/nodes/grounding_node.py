@@ -42,10 +42,11 @@ from vla_grounding.nodes.image_conversion import (
     load_cv_bridge,
     numpy_to_image,
 )
-from vla_grounding.nodes.params import declare, declare_camera_pose, declare_workspace
+from vla_grounding.nodes.params import declare, declare_camera_pose, declare_fiducials, declare_workspace
 from vla_grounding.nodes.pose_msgs import tool_pose, transform_to_matrix
 from vla_grounding.nodes.run import run_node
 from vla_grounding.perception.camera import RGBDFrame
+from vla_grounding.perception.fiducials import refined
 from vla_grounding.policy import POLICIES, GroundingRefused, PickPlacePlan, make_policy
 from vla_grounding.srv import Ground
 
@@ -126,6 +127,7 @@ class GroundingNode(Node):
         conversion = declare(self, "image_conversion", "auto", "sensor_msgs/Image decoding: cv_bridge, numpy, or "
                              "auto (cv_bridge where it works)", choices=["auto", "cv_bridge", "numpy"])
         self.workspace = declare_workspace(self)
+        self.fiducials = declare_fiducials(self)
         self.bridge = None if conversion == "numpy" else load_cv_bridge(required=conversion == "cv_bridge")
         self.tf: TfCameraPose | None = None
         self._visuals: tuple | None = None
@@ -241,6 +243,8 @@ class GroundingNode(Node):
         synced = self._fresh_frame(max_age if max_age is not None else self.max_image_age)
         t1 = time.perf_counter()
         frame = self._to_rgbd(synced)
+        t2 = time.perf_counter()
+        frame, fiducial_warnings = self._refine_camera_pose(frame)
         start = time.perf_counter()
         try:
             plan = self.policy.act(frame, instruction)
@@ -249,9 +253,10 @@ class GroundingNode(Node):
         except Exception as exc:  # a policy bug must not take the node down
             self.get_logger().error(traceback.format_exc())
             raise Refusal(f"the {self.policy_name} policy failed: {exc}") from exc
-        self.last_timings = {"frame": t1 - t0, "decode": start - t1, "policy": time.perf_counter() - start,
+        self.last_timings = {"frame": t1 - t0, "decode": t2 - t1, "policy": time.perf_counter() - start,
+                             **({"fiducials": start - t2} if self.fiducials else {}),
                              **{k: v for k, v in plan.timings.items() if k not in ("total", "policy")}}
-        for warning in plan.warnings:
+        for warning in fiducial_warnings + plan.warnings:
             self.get_logger().warning(warning)
         self._check_plan(plan, min_confidence if min_confidence is not None else self.min_confidence)
         out = self._to_msg(plan, instruction, synced)
@@ -324,6 +329,18 @@ class GroundingNode(Node):
             raise Refusal(f"depth image has {valid:.1%} valid pixels: is the depth camera covered or too close?")
         return RGBDFrame(color, depth, intrinsics, self._camera_pose(synced), synced.stamp,
                          synced.color.header.frame_id)
+
+    def _refine_camera_pose(self, frame: RGBDFrame) -> tuple[RGBDFrame, list[str]]:
+        """The frame with its camera pose corrected by the fiducials (when configured), and the warnings.
+        Markers out of view leave the calibrated pose, with a warning: the policy then works as without them."""
+        if self.fiducials is None:
+            return frame, []
+        try:
+            frame, found = refined(frame, self.workspace, self.fiducials)
+        except ValueError as exc:
+            return frame, [f"fiducials: {exc}; using the calibrated camera pose"]
+        warning = found.warning()
+        return frame, [warning] if warning else []
 
     def _camera_pose(self, synced: SyncedFrame) -> np.ndarray:
         if self.tf is None:

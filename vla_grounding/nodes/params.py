@@ -10,6 +10,7 @@ from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValu
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 
+from vla_grounding.perception.fiducials import DICTIONARIES, FiducialLayout
 from vla_grounding.perception.transforms import pose_list_to_matrix
 from vla_grounding.perception.workspace import Workspace
 
@@ -105,3 +106,21 @@ def declare_camera_pose(node: Node, description: str):
         return pose_list_to_matrix(values)
     except ValueError as exc:
         raise ParameterError(f"parameter 'camera_pose': {exc}") from exc
+
+
+def declare_fiducials(node: Node) -> FiducialLayout | None:
+    """The ArUco markers on the table (perception.fiducials): ``fiducials.ids``, ``fiducials.xy``,
+    ``fiducials.size``, ``fiducials.height``, ``fiducials.dictionary``; None when ``xy`` is empty."""
+    ids = declare(node, "fiducials.ids", [0, 1, 2, 3], "ArUco ids of the markers on the table, in the order of "
+                  "fiducials.xy (its first len(xy) / 2)")
+    xy = declare(node, "fiducials.xy", [], "marker centres [x0, y0, x1, y1, ...] (metres, base frame), outside the "
+                 "workspace; empty = no markers")
+    size = declare(node, "fiducials.size", 0.05, "side of each marker's black square (m)", low=0.001)
+    height = declare(node, "fiducials.height", 0.0, "the printed surface's height above the table (m)", low=0.0)
+    dictionary = declare(node, "fiducials.dictionary", "DICT_4X4_50", "ArUco dictionary", choices=DICTIONARIES)
+    if not xy:
+        return None
+    try:
+        return FiducialLayout.from_flat(ids[: len(xy) // 2] if len(xy) % 2 == 0 else ids, xy, size, dictionary, height)
+    except ValueError as exc:
+        raise ParameterError(f"fiducials parameters: {exc}") from exc

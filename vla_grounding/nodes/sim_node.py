@@ -49,7 +49,13 @@ from trajectory_msgs.msg import JointTrajectory
 
 from vla_grounding.nodes.image_conversion import intrinsics_to_camera_info, numpy_to_image
 from vla_grounding.nodes.joint_msgs import msg_points, seconds
-from vla_grounding.nodes.params import ParameterError, declare, declare_camera_pose, declare_workspace
+from vla_grounding.nodes.params import (
+    ParameterError,
+    declare,
+    declare_camera_pose,
+    declare_fiducials,
+    declare_workspace,
+)
 from vla_grounding.nodes.pose_msgs import tool_pose, transform_stamped
 from vla_grounding.nodes.run import run_node
 from vla_grounding.perception.transforms import matrix_to_pose_list, yaw_of_quaternion
@@ -107,7 +113,7 @@ class SimNode(Node):
 
         self.env = TabletopEnv(self.task, camera_pose=camera_pose, render_backend=backend, workspace=workspace,
                                tool=self.tool, camera=CameraProfile.load(profile),
-                               calibration_error=tuple(calibration_error))
+                               calibration_error=tuple(calibration_error), fiducials=declare_fiducials(self))
         self._lock = threading.Lock()  # pybullet is not thread-safe
         self._stopping = threading.Event()
         self._goals = 0  # action goals running (finished before shutdown)

@@ -35,11 +35,13 @@ import pybullet_data
 from pybullet_utils import bullet_client
 
 from vla_grounding.perception.camera import CameraIntrinsics, RGBDFrame
+from vla_grounding.perception.fiducials import FiducialLayout
 from vla_grounding.perception.workspace import Workspace
 from vla_grounding.policy import PickPlacePlan
 from vla_grounding.sim import camera as cam
 from vla_grounding.sim import objects as ob
 from vla_grounding.sim.camera_effects import CameraProfile, miscalibrated_pose
+from vla_grounding.sim.fiducials import add_markers
 from vla_grounding.sim.joint_control import TrajectoryFollower
 from vla_grounding.sim.robot import (
     ARM_JOINTS,
@@ -121,10 +123,12 @@ class TabletopEnv:
         tool: str = "suction",
         camera: CameraProfile | None = None,
         calibration_error: tuple[float, float] = (0.0, 0.0),
+        fiducials: FiducialLayout | None = None,
     ):
         """``camera``: render like this real camera (noise, holes, colour, lens distortion);
         ``calibration_error`` (metres, degrees): frames carry a camera pose that far off the
-        true one, as a hand-eye calibration would, fixed per episode."""
+        true one, as a hand-eye calibration would, fixed per episode; ``fiducials``: ArUco
+        markers on the table (outside the workspace) that show that error."""
         if tool not in TOOLS:
             raise ValueError(f"tool must be one of {TOOLS}, got {tool!r}")
         self.tool = tool
@@ -140,6 +144,7 @@ class TabletopEnv:
         self.calibration_error = (float(calibration_error[0]), float(calibration_error[1]))
         self.reported_camera_pose = pose  # what frames carry: off by calibration_error after reset
         self._camera_rng = np.random.default_rng(0)
+        self.fiducials = fiducials
         self.intrinsics = intrinsics or cam.DEFAULT_INTRINSICS
         self.workspace = workspace or Workspace()
         self.task_name = task
@@ -168,12 +173,14 @@ class TabletopEnv:
         self._table = bc.createMultiBody(0, col, vis, [0.6, 0.0, -table_half[2]])
         self.robot = PandaArm(bc, tool=self.tool)
         self.scene = Scene(bc, self.workspace)
+        if self.fiducials is not None:
+            add_markers(bc, self.fiducials, self.workspace.z_min)
 
     def settings(self) -> dict:
         """The keyword arguments that build this env again for any task (its camera, tool, workspace)."""
         return dict(camera_pose=self.camera_pose, render_backend=self.render_backend, workspace=self.workspace,
                     intrinsics=self.intrinsics, tool=self.tool, camera=self.camera,
-                    calibration_error=self.calibration_error)
+                    calibration_error=self.calibration_error, fiducials=self.fiducials)
 
     def reset(self, seed: int) -> RGBDFrame:
         """A new episode; even seeds are training episodes, odd seeds test episodes."""
