@@ -166,3 +166,30 @@ def test_bad_arguments_are_refused():
             e.oracle()
         with pytest.raises(ValueError, match="seed"):
             e.reset(-1)
+
+
+def test_packing_tiles_fill_the_box_and_a_block_half_out_earns_part():
+    from vla_grounding.sim.tasks import split_box
+
+    rng = np.random.default_rng(0)
+    lo, hi = np.array([-0.09, -0.06]), np.array([0.09, 0.06])
+    tiles = split_box(lo, hi, rng)
+    sides = np.array([t[1] - t[0] for t in tiles])
+    assert len(tiles) > 1 and sides.min() >= 0.045 - 1e-12  # a cut leaves min_side - gap / 2 at least
+    assert all(np.all(a >= lo - 1e-12) and np.all(b <= hi + 1e-12) for a, b in tiles)
+    for i, (a1, b1) in enumerate(tiles):  # disjoint
+        for a2, b2 in tiles[i + 1:]:
+            assert np.any(np.minimum(b1, b2) - np.maximum(a1, a2) <= 1e-12)
+    with TabletopEnv("packing-box-pairs-seen", render_backend="tiny") as e:
+        e.reset(1)
+        goal = e.task.goals[0]
+        assert e.instruction.startswith("pack all the ") and e.instruction.endswith(" blocks into the brown box")
+        assert e.task.step_reward(goal) == 0.0
+        zone, (uid, target) = goal.zones[0], (goal.objects[0], goal.targets[0])
+        quat = e.bc.getQuaternionFromEuler([0, 0, target.yaw])
+        e.bc.resetBasePositionAndOrientation(uid, [*target.xy, 0.03], quat)
+        full = e.task.step_reward(goal)
+        assert full == pytest.approx(1 / len(goal.objects))
+        edge = zone.xy + zone.size[0] / 2 * np.array([np.cos(zone.yaw), np.sin(zone.yaw)])
+        e.bc.resetBasePositionAndOrientation(uid, [*edge, 0.03], quat)  # its centre on the box's edge
+        assert 0.0 < e.task.step_reward(goal) < full

@@ -103,11 +103,28 @@ def add_box(bc, half: tuple[float, float, float], rgba: list[float], pos, yaw: f
     return bc.createMultiBody(mass, col, vis, list(pos), yaw_quat(bc, yaw))
 
 
-def add_block(bc, rgba: list[float], xy, yaw: float, size: float = BLOCK_SIZE, mass: float = 0.05) -> int:
-    """A cube resting on the table (origin at its centre)."""
-    uid = add_box(bc, (size / 2,) * 3, rgba, (xy[0], xy[1], size / 2), yaw, mass)
+def add_block(bc, rgba: list[float], xy, yaw: float, size: float = BLOCK_SIZE, mass: float = 0.05,
+              half: tuple[float, float, float] | None = None) -> int:
+    """A cube (or a cuboid of ``half`` extents) resting on the table; origin at its centre."""
+    half = (size / 2,) * 3 if half is None else half
+    uid = add_box(bc, half, rgba, (xy[0], xy[1], half[2]), yaw, mass)
     bc.changeDynamics(uid, -1, lateralFriction=0.8, spinningFriction=0.001, rollingFriction=0.0001)
     return uid
+
+
+TRAY_FLOOR = 0.005  # a packed box rests this high
+TRAY_WALL = (0.006, 0.035)  # wall thickness, height
+
+
+def add_tray(bc, rgba: list[float], inner: tuple[float, float], xy, yaw: float) -> int:
+    """A static open box (CLIPort's brown container): a floor and four walls around ``inner`` (x, y)."""
+    (ix, iy), (t, h) = inner, TRAY_WALL
+    ox, oy = ix / 2 + t, iy / 2 + t
+    shapes = [{"type": "box", "half": (ox, oy, TRAY_FLOOR / 2), "pos": (0.0, 0.0, TRAY_FLOOR / 2)}]
+    for sx, sy in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        half = (t / 2, oy, h / 2) if sx else (ox, t / 2, h / 2)
+        shapes.append({"type": "box", "half": half, "pos": (sx * (ix / 2 + t / 2), sy * (iy / 2 + t / 2), h / 2)})
+    return _compound(bc, shapes, [rgba] * len(shapes), (xy[0], xy[1], 0.0), yaw, 0.0)
 
 
 def add_bowl(bc, rgba: list[float], xy, yaw: float = 0.0) -> int:

@@ -467,6 +467,73 @@ class TowersOfHanoiSeq(Task):
         return HANOI_BASE + HANOI_DISK * n
 
 
+def split_box(lo: np.ndarray, hi: np.ndarray, rng: np.random.Generator, min_side: float = 0.05,
+              gap: float = 0.01) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Cut the rectangle [lo, hi] (x, y) into boxes no side of which is under ``min_side``, ``gap``
+    apart: a side longer than twice ``min_side`` is cut at a random place (Ravens' KD split)."""
+    size = hi - lo
+    can = size > 2 * min_side
+    if not can.any():
+        return [(lo, hi)]
+    axis = int(rng.choice(np.flatnonzero(can)))
+    cut = lo[axis] + min_side + rng.random() * (size[axis] - 2 * min_side)
+    hi1, lo2 = hi.copy(), lo.copy()
+    hi1[axis], lo2[axis] = cut - gap / 2, cut + gap / 2
+    return split_box(lo, hi1, rng, min_side, gap) + split_box(lo2, hi, rng, min_side, gap)
+
+
+PACK_HEIGHT = 0.05  # the packed boxes' height (Ravens: the container's)
+
+
+class PackingBoxPairs(Task):
+    """pack all the {a} and {b} blocks into the brown box: the blocks that tile the box, 4 distractors.
+
+    Ravens' task with a smaller box (5-20 cm a side, not 5-30) because our workspace is
+    50 x 50 cm, not 50 x 100; the reward is the share of the packed blocks' points inside the box."""
+
+    name = "packing-box-pairs-seen"
+    max_steps = 20
+    completed_instruction = "done packing blocks."
+    template = "pack all the {a} and {b} blocks into the brown box"
+
+    def colors(self) -> tuple[str, ...]:
+        return TRAIN_COLORS
+
+    def build(self, scene: Scene, rng: np.random.Generator) -> None:
+        bc = scene.bc
+        inner = rng.uniform(0.05, 0.2, 2)
+        xy, yaw = scene.place(rng, float(np.linalg.norm(inner / 2 + ob.TRAY_WALL[0])))
+        scene.add(ob.add_tray(bc, brown_shade(1.0), tuple(inner), xy, yaw), "brown box", "box", False,
+                  float(np.linalg.norm(inner / 2)), ob.TRAY_WALL[1])
+        tiles = split_box(np.full(2, 0.01) - inner / 2, inner / 2 - 0.01, rng)
+        pack = [str(c) for c in rng.choice(self.colors(), 2, replace=False)]
+        blocks, targets = [], []
+        for lo, hi in tiles:
+            half = (*((hi - lo) / 2), PACK_HEIGHT / 2)
+            radius = float(np.hypot(*half[:2]))
+            bxy, byaw = scene.place(rng, radius)
+            color = pack[int(rng.integers(2))]
+            uid = ob.add_block(bc, rgba(color), bxy, byaw, half=half)
+            blocks.append(scene.add(uid, f"{color} block", "block", True, radius, PACK_HEIGHT, half))
+            targets.append(Target(ob.local_to_world(xy, yaw, (lo + hi) / 2), yaw, ob.TRAY_FLOOR))
+        n = len(blocks)
+        self.goals.append(Goal(blocks, [np.pi] * n, np.eye(n, dtype=bool), targets, 1.0,
+                               self.template.format(a=pack[0], b=pack[1]), pos_eps=0.02, metric="zone",
+                               zones=[Zone(np.asarray(xy), yaw, tuple(inner))]))
+        others = [c for c in self.colors() if c not in pack]
+        for k in rng.integers(0, len(tiles), 4):  # distractors: copies of tiles in other colours
+            lo, hi = tiles[k]
+            half = (*((hi - lo) / 2), PACK_HEIGHT / 2)
+            radius = float(np.hypot(*half[:2]))
+            pose = scene.sample_pose(rng, radius, tries=50)
+            if pose is None:
+                continue
+            color = others[int(rng.integers(len(others)))]
+            uid = ob.add_block(bc, rgba(color), pose[0], pose[1], half=half)
+            scene.add(uid, f"{color} block", "block", True, radius, PACK_HEIGHT, half)
+
+
 TASKS: dict[str, type[Task]] = {
-    t.name: t for t in (PutBlocksInBowlsSeen, PutBlocksInBowlsUnseen, StackBlockPyramidSeq, TowersOfHanoiSeq)
+    t.name: t
+    for t in (PutBlocksInBowlsSeen, PutBlocksInBowlsUnseen, StackBlockPyramidSeq, TowersOfHanoiSeq, PackingBoxPairs)
 }
