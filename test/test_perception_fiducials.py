@@ -86,3 +86,21 @@ def test_the_simulated_markers_read_as_their_ids():
 def test_bad_layouts_are_refused_naming_the_problem(kwargs, message):
     with pytest.raises(ValueError, match=message):
         FiducialLayout.from_flat(**kwargs)
+
+
+def test_printed_markers_read_as_their_ids_at_the_asked_size(tmp_path, capsys):
+    from PIL import Image
+
+    from vla_grounding.markers import INCH, main
+
+    assert main(["--ids", "3", "7", "--size", "0.04", "--dpi", "200", "--out", str(tmp_path)]) == 0
+    assert "fiducials:\n    ids: [3, 7]" in capsys.readouterr().out
+    for marker_id in (3, 7):
+        image = Image.open(tmp_path / f"marker_{marker_id}.png")
+        rgb = np.repeat(np.asarray(image)[..., None], 3, axis=2)
+        found = detect_markers(rgb)
+        assert list(found) == [marker_id]
+        side_px = np.linalg.norm(found[marker_id][0] - found[marker_id][1])
+        assert side_px / image.info["dpi"][0] * INCH == pytest.approx(0.04, rel=0.02)  # the black square, printed
+    with pytest.raises(SystemExit):
+        main(["--ids", "60", "--out", str(tmp_path)])  # DICT_4X4_50 has ids 0-49

@@ -1,4 +1,4 @@
-"""``vla-grounding`` command line: demo | demos | eval | train | render | export-gazebo.
+"""``vla-grounding`` command line: demo | demos | eval | train | render | export-gazebo | markers.
 
 Each subcommand lives in the module that owns the work; this file only parses the
 first word and hands the rest of the arguments over, so importing the CLI stays cheap
@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("vla_grounding.training", "train the small CLIP (train clip) or a CLIPort policy (train cliport)"),
     "render": ("vla_grounding.sim.render", "write the simulated camera's view of a scene to PNG"),
     "export-gazebo": ("vla_grounding.sim.gazebo_export", "write a simulated scene as a Gazebo world (SDF) + robot URDF"),
+    "markers": ("vla_grounding.markers", "write print-ready ArUco markers for grounding_node's fiducials"),
 }
 
 

@@ -21,7 +21,8 @@ from vla_grounding.perception.heightmap import back_project
 from vla_grounding.perception.table import TablePlane, fit_table
 from vla_grounding.perception.workspace import Workspace
 
-DICTIONARIES = ("DICT_4X4_50", "DICT_5X5_50", "DICT_6X6_50", "DICT_APRILTAG_36h11")
+CELLS = {"DICT_4X4_50": 6, "DICT_5X5_50": 7, "DICT_6X6_50": 8, "DICT_APRILTAG_36h11": 8}  # across, border included
+DICTIONARIES = tuple(CELLS)
 OUTLIER_M = 0.05  # a marker this far from where it was measured, after the fit, is left out
 WARN_SHIFT_M, WARN_YAW_DEG = 0.005, 0.5  # larger: the calibration is off and the user should hear it
 
@@ -84,6 +85,16 @@ class CameraRefinement:
             return None
         return (f"fiducials {list(self.markers)} show the camera pose off by {self.shift_m * 1000:.1f} mm sideways and "
                 f"{self.yaw_deg:.2f} deg about the vertical: the hand-eye calibration is off; poses use the corrected pose")
+
+
+def marker_image(marker_id: int, dictionary: str = "DICT_4X4_50", pixels_per_cell: int = 16,
+                 margin_cells: int = 1) -> np.ndarray:
+    """The marker as a uint8 grey image, with a white quiet zone ``margin_cells`` wide."""
+    import cv2
+
+    code = cv2.aruco.generateImageMarker(cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, dictionary)),
+                                         marker_id, CELLS[dictionary] * pixels_per_cell)
+    return cv2.copyMakeBorder(code, *(4 * [margin_cells * pixels_per_cell]), cv2.BORDER_CONSTANT, value=255)
 
 
 def detect_markers(color: np.ndarray, dictionary: str = "DICT_4X4_50") -> dict[int, np.ndarray]:

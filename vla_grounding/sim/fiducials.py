@@ -13,7 +13,7 @@ import tempfile
 
 import numpy as np
 
-from vla_grounding.perception.fiducials import FiducialLayout
+from vla_grounding.perception.fiducials import CELLS, FiducialLayout, marker_image
 
 MIN_HEIGHT = 0.0005
 MARGIN_CELLS = 1  # white quiet zone around the code, in code cells
@@ -23,22 +23,13 @@ PIXELS_PER_CELL = 16
 GRID = 8
 
 
-def _cells(dictionary: str) -> int:
-    """Cells across a code of ``dictionary``, its black border included."""
-    return {"DICT_4X4_50": 6, "DICT_5X5_50": 7, "DICT_6X6_50": 8, "DICT_APRILTAG_36h11": 8}[dictionary]
-
-
 @functools.lru_cache(maxsize=64)
 def marker_texture(marker_id: int, dictionary: str) -> str:
     """A PNG of the marker with its white margin (written once per process to a temp dir)."""
     import cv2
 
-    cells = _cells(dictionary)
-    code = cv2.aruco.generateImageMarker(cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, dictionary)),
-                                         marker_id, cells * PIXELS_PER_CELL)
-    image = cv2.copyMakeBorder(code, *(4 * [MARGIN_CELLS * PIXELS_PER_CELL]), cv2.BORDER_CONSTANT, value=255)
     path = os.path.join(_texture_dir(), f"{dictionary}_{marker_id}.png")
-    cv2.imwrite(path, image)
+    cv2.imwrite(path, marker_image(marker_id, dictionary, PIXELS_PER_CELL, MARGIN_CELLS))
     return path
 
 
@@ -63,7 +54,7 @@ def _grid(side: float, n: int) -> tuple[list, list, list]:
 
 def add_markers(bc, layout: FiducialLayout, table_z: float = 0.0) -> list[int]:
     """One visual-only body per marker of ``layout``, centred where it says; the bodies' ids."""
-    side = layout.size * (1 + 2 * MARGIN_CELLS / _cells(layout.dictionary))
+    side = layout.size * (1 + 2 * MARGIN_CELLS / CELLS[layout.dictionary])
     vertices, uvs, indices = _grid(side, GRID)
     bodies = []
     for marker_id, (x, y) in zip(layout.ids, layout.xy, strict=True):
