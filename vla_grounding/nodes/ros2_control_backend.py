@@ -106,17 +106,17 @@ class Ros2ControlBackend:
                                f"{kin.joint_names} (is the robot's joint_state_broadcaster running?)")
         return q
 
-    def current_after(self, moment: float, timeout: float = 1.0) -> np.ndarray:
-        """The arm's joint positions from a joint_states received after ``moment`` (monotonic s), or
-        the latest after ``timeout`` s: a motion's end checked against a message sent before it ended
-        (one still in flight, or a starved publisher) would report where the arm was, not where it is."""
+    def tool_error(self, position: np.ndarray, timeout: float = 1.0, tolerance: float = 0.005) -> float:
+        """How far (m) the tool is from ``position``, waiting up to ``timeout`` s for joint_states to
+        show it within ``tolerance``: after the controller reports a motion done, the joint_states
+        held (or still queued) may have been sent before the motion ended."""
+        kin = self._kinematics()
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not self.stop.is_set():
-            with self._joints_lock:
-                if self._joints_stamp > moment:
-                    break
+        while True:
+            error = float(np.linalg.norm(kin.tool_pose(self.current())[0] - position))
+            if error <= tolerance or time.monotonic() >= deadline or self.stop.is_set():
+                return error
             time.sleep(0.01)
-        return self.current()
 
     def current_at_rest(self, timeout: float = 1.0, tolerance: float = 1e-5) -> np.ndarray:
         """The arm's joint positions once two joint_states in a row agree within ``tolerance``
@@ -178,9 +178,9 @@ class Ros2ControlBackend:
             return False, "cancelled during the motion (the arm was stopped)"
         if not ok:
             return False, message
-        reached, _ = self._kinematics().tool_pose(self.current_after(time.monotonic()))
-        if np.linalg.norm(reached - position) > 0.005:
-            return False, f"the tool ended {np.linalg.norm(reached - position) * 1000:.0f} mm from its target"
+        error = self.tool_error(position)
+        if error > 0.005:
+            return False, f"the tool ended {error * 1000:.0f} mm from its target"
         return True, message
 
     def _run_action(self, path: JointPath, cancelled) -> tuple[bool, str]:
