@@ -21,13 +21,16 @@ ROS_BUILTIN = {"use_sim_time"}
 
 
 def declared_parameters(node: str) -> set[str]:
-    """Parameter names the node's source declares (declare(), declare_workspace(), declare_camera_pose())."""
+    """Parameter names the node's source declares (declare(), declare_workspace(), declare_camera_pose(),
+    declare_fiducials())."""
     source = (ROOT / "vla_grounding" / "nodes" / f"{node}.py").read_text()
     names = set(re.findall(r'declare\(\s*self,\s*"([^"]+)"', source))
     if "declare_workspace(self)" in source:
         names |= {f"workspace.{k}" for k in ("x_min", "x_max", "y_min", "y_max", "z_min", "z_max", "pixel_size")}
     if "declare_camera_pose(self" in source:
         names.add("camera_pose")
+    if "declare_fiducials(self)" in source:
+        names |= {f"fiducials.{k}" for k in ("ids", "xy", "size", "height", "dictionary")}
     return names
 
 
