@@ -156,6 +156,10 @@ class Task:
     def build(self, scene: Scene, rng: np.random.Generator) -> None:
         raise NotImplementedError
 
+    def colors(self) -> tuple[str, ...]:
+        """The colours this task draws from (CLIPort's seen colours unless a task says otherwise)."""
+        return TRAIN_COLORS
+
     @property
     def instruction(self) -> str:
         return self.goals[0].instruction if self.goals else self.completed_instruction
@@ -353,9 +357,6 @@ class StackBlockPyramidSeq(Task):
     completed_instruction = "done stacking block pyramid."
     template = "put the {pick} block on {place}"
 
-    def colors(self) -> tuple[str, ...]:
-        return TRAIN_COLORS
-
     def build(self, scene: Scene, rng: np.random.Generator) -> None:
         bc = scene.bc
         tile = 0.025  # tile half size; tiles 5 cm apart along the stand's y
@@ -407,9 +408,6 @@ class TowersOfHanoiSeq(Task):
     max_steps = 14
     completed_instruction = "solved towers of hanoi."
     template = "move the {obj} ring to the {loc}"
-
-    def colors(self) -> tuple[str, ...]:
-        return TRAIN_COLORS
 
     def build(self, scene: Scene, rng: np.random.Generator) -> None:
         bc = scene.bc
@@ -485,6 +483,12 @@ def split_box(lo: np.ndarray, hi: np.ndarray, rng: np.random.Generator, min_side
 PACK_HEIGHT = 0.05  # the packed boxes' height (Ravens: the container's)
 
 
+def _cuboid(lo: np.ndarray, hi: np.ndarray) -> tuple[tuple[float, float, float], float]:
+    """Half extents of a packed block filling the tile [lo, hi], and its footprint radius."""
+    half = (float(hi[0] - lo[0]) / 2, float(hi[1] - lo[1]) / 2, PACK_HEIGHT / 2)
+    return half, float(np.hypot(half[0], half[1]))
+
+
 class PackingBoxPairs(Task):
     """pack all the {a} and {b} blocks into the brown box: the blocks that tile the box, 4 distractors.
 
@@ -496,9 +500,6 @@ class PackingBoxPairs(Task):
     completed_instruction = "done packing blocks."
     template = "pack all the {a} and {b} blocks into the brown box"
 
-    def colors(self) -> tuple[str, ...]:
-        return TRAIN_COLORS
-
     def build(self, scene: Scene, rng: np.random.Generator) -> None:
         bc = scene.bc
         inner = rng.uniform(0.05, 0.2, 2)
@@ -509,8 +510,7 @@ class PackingBoxPairs(Task):
         pack = [str(c) for c in rng.choice(self.colors(), 2, replace=False)]
         blocks, targets = [], []
         for lo, hi in tiles:
-            half = (*((hi - lo) / 2), PACK_HEIGHT / 2)
-            radius = float(np.hypot(*half[:2]))
+            half, radius = _cuboid(lo, hi)
             bxy, byaw = scene.place(rng, radius)
             color = pack[int(rng.integers(2))]
             uid = ob.add_block(bc, rgba(color), bxy, byaw, half=half)
@@ -522,9 +522,7 @@ class PackingBoxPairs(Task):
                                zones=[Zone(np.asarray(xy), yaw, tuple(inner))]))
         others = [c for c in self.colors() if c not in pack]
         for k in rng.integers(0, len(tiles), 4):  # distractors: copies of tiles in other colours
-            lo, hi = tiles[k]
-            half = (*((hi - lo) / 2), PACK_HEIGHT / 2)
-            radius = float(np.hypot(*half[:2]))
+            half, radius = _cuboid(*tiles[k])
             pose = scene.sample_pose(rng, radius, tries=50)
             if pose is None:
                 continue
