@@ -193,3 +193,5 @@ def test_packing_tiles_fill_the_box_and_a_block_half_out_earns_part():
         edge = zone.xy + zone.size[0] / 2 * np.array([np.cos(zone.yaw), np.sin(zone.yaw)])
         e.bc.resetBasePositionAndOrientation(uid, [*edge, 0.03], quat)  # its centre on the box's edge
         assert 0.0 < e.task.step_reward(goal) < full
+        e.bc.resetBasePositionAndOrientation(uid, [*target.xy, 0.08], quat)  # stacked on another: its top is out
+        assert 0.0 < e.task.step_reward(goal) < full

@@ -42,6 +42,7 @@ class Zone:
     xy: np.ndarray
     yaw: float
     size: tuple[float, float]  # full x/y extents in the zone frame
+    z_max: float = float("inf")  # points above do not count (Ravens' zone_bounds: no stuffing by stacking)
 
 
 @dataclass
@@ -203,7 +204,7 @@ class Task:
                 c, s = np.cos(zone.yaw), np.sin(zone.yaw)
                 d = pts[:, :2] - zone.xy
                 local = np.stack([c * d[:, 0] + s * d[:, 1], -s * d[:, 0] + c * d[:, 1]], -1)
-                hit |= np.all(np.abs(local) < np.array(zone.size) / 2, axis=1)
+                hit |= np.all(np.abs(local) < np.array(zone.size) / 2, axis=1) & (pts[:, 2] <= zone.z_max)
             inside += int(hit.sum())
             total += len(pts)
         return inside / max(total, 1)
@@ -493,7 +494,8 @@ class PackingBoxPairs(Task):
     """pack all the {a} and {b} blocks into the brown box: the blocks that tile the box, 4 distractors.
 
     Ravens' task with a smaller box (5-20 cm a side, not 5-30) because our workspace is
-    50 x 50 cm, not 50 x 100; the reward is the share of the packed blocks' points inside the box."""
+    50 x 50 cm, not 50 x 100; the reward is the share of the packed blocks' points inside the box
+    and no higher than a packed block's top (a block stacked on another counts in part)."""
 
     name = "packing-box-pairs-seen"
     max_steps = 20
@@ -519,7 +521,7 @@ class PackingBoxPairs(Task):
         n = len(blocks)
         self.goals.append(Goal(blocks, [np.pi] * n, np.eye(n, dtype=bool), targets, 1.0,
                                self.template.format(a=pack[0], b=pack[1]), pos_eps=0.02, metric="zone",
-                               zones=[Zone(np.asarray(xy), yaw, tuple(inner))]))
+                               zones=[Zone(np.asarray(xy), yaw, tuple(inner), ob.TRAY_FLOOR + PACK_HEIGHT + 0.0025)]))
         others = [c for c in self.colors() if c not in pack]
         for k in rng.integers(0, len(tiles), 4):  # distractors: copies of tiles in other colours
             half, radius = _cuboid(*tiles[k])
