@@ -121,6 +121,6 @@ def declare_fiducials(node: Node) -> FiducialLayout | None:
     if not xy:
         return None
     try:
-        return FiducialLayout.from_flat(ids[: len(xy) // 2] if len(xy) % 2 == 0 else ids, xy, size, dictionary, height)
+        return FiducialLayout.from_flat(ids[: len(xy) // 2], xy, size, dictionary, height)
     except ValueError as exc:
         raise ParameterError(f"fiducials parameters: {exc}") from exc
