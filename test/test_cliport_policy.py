@@ -301,3 +301,96 @@ def test_camera_augmentation_adds_corrupted_copies_with_the_same_labels(tmp_path
     argv = ["--task", TASK, "--demos", str(tmp_path), "--n", "1", "--camera-augment", "no-such-camera"]
     with pytest.raises(SystemExit):
         train.parse_args(argv)
+
+
+def test_subcell_peak_reads_the_split_between_neighbouring_cells() -> None:
+    from vla_grounding.cliport.policy import subcell_peak
+
+    prob = np.zeros((40, 40))
+    prob[20, 10] = 1.0
+    assert subcell_peak(prob, 20, 10, 4) == (20.0, 10.0)  # one cell: its own centre
+    prob[20, 14] = 1.0  # two equal cells one network cell (4 px) apart: halfway
+    assert subcell_peak(prob, 20, 10, 4) == pytest.approx((20.0, 12.0))
+    prob[20, 30] = 5.0  # a far mode is another place, not part of this peak
+    assert subcell_peak(prob, 20, 10, 4) == pytest.approx((20.0, 12.0))
+    corner = np.zeros((40, 40))
+    corner[0, 0], corner[1, 0] = 3.0, 1.0  # clipped at the grid's edge
+    assert subcell_peak(corner, 0, 0, 4) == pytest.approx((0.25, 0.0))
+    assert subcell_peak(np.zeros((40, 40)), 5, 6, 4) == (5.0, 6.0)
+
+
+def test_policy_place_is_refined_between_cells(checkpoint_dir) -> None:
+    """With ``subcell`` (the default) the place point may fall between grid pixels; off, on a pixel centre."""
+    ws = Workspace()
+    frame = overhead_frame()
+    on = make_policy("cliport", checkpoint=str(checkpoint_dir), device="cpu").act(frame, "put the red blocks in a bowl")
+    off = make_policy("cliport", checkpoint=str(checkpoint_dir), device="cpu", subcell=False).act(
+        frame, "put the red blocks in a bowl")
+    assert off.place_pixel == on.place_pixel
+    assert np.allclose(off.place_position[:2], ws.pixel_to_xy(*off.place_pixel))
+    assert np.linalg.norm(on.place_position[:2] - off.place_position[:2]) <= 1.5 * 4 * ws.pixel_size * math.sqrt(2)
+
+
+def _tiny_demos(folder, task: str, xys) -> None:
+    from vla_grounding.policy import PickPlacePlan
+    from vla_grounding.sim.demos import save_episode
+
+    ws = Workspace()
+    for seed, xy in enumerate(xys):
+        frame = overhead_frame(block_xy=xy, task=task)
+        plan = PickPlacePlan(np.array([*xy, 0.04]), np.array([0.5, 0.0, 0.0]), pick_yaw=0.1, place_yaw=0.1)
+        meta = {"task": task, "split": "train", "seed": 2 * seed, "score": 1.0, "steps": 1, "workspace": ws.as_dict()}
+        save_episode(folder / f"{task}-train-{2 * seed:06d}.npz", [frame], [plan], [1.0], meta)
+
+
+def test_trainer_builds_one_multi_task_model(tmp_path) -> None:
+    """Two tasks' demos -> one checkpoint that covers both (and refuses a third), validated by rollouts of each."""
+    from vla_grounding.cliport import train
+    from vla_grounding.cliport.policy import covers, trained_tasks
+
+    hanoi = "towers-of-hanoi-seq"
+    _tiny_demos(tmp_path / "bowls", TASK, [(0.45, 0.05), (0.6, -0.1), (0.4, 0.1)])
+    _tiny_demos(tmp_path / "hanoi", hanoi, [(0.5, 0.1), (0.55, -0.05), (0.42, 0.0)])
+    out = tmp_path / "ck"
+    argv = ["--task", f"{TASK},{hanoi}", "--demos", f"{tmp_path / 'bowls'},{tmp_path / 'hanoi'}", "--n", "2",
+            "--steps", "2", "--val-every", "2", "--width", "8", "--batch-size", "2", "--out", str(out),
+            "--threads", "2", "--val-rollouts", "1", "--rollouts-after", "0", "--rollout-every", "2"]
+    assert train.main(argv) == 0
+    model = CliportModel.load(out)
+    assert trained_tasks(model.config) == [TASK, hanoi]
+    assert covers(model.config, "put-blocks-in-bowls-unseen") and covers(model.config, hanoi)
+    assert not covers(model.config, "stack-block-pyramid-seq")
+    info = model.config.training
+    assert info["demos"] == 4 and info["tasks"] == {TASK: {"demos": 2, "val_episodes": 1},
+                                                    hanoi: {"demos": 2, "val_episodes": 1}}
+    assert info["rollout_seeds"] == {TASK: [6], hanoi: [6]}
+    assert {f"rollout_score:{TASK}", f"rollout_score:{hanoi}"} <= set(info["final_validation"])
+    assert info["final_validation"]["rollout_episodes"] == 2
+    policy = make_policy("cliport", checkpoint=str(out), device="cpu", task=hanoi)
+    policy.act(overhead_frame(task=TASK), "put the red blocks in a bowl")  # one policy serves both tasks
+    with pytest.raises(GroundingRefused, match="trained on"):
+        policy.act(overhead_frame(task="stack-block-pyramid-seq"), "put the red block on the lightest brown block")
+
+
+def test_multi_task_arguments_are_checked(capsys) -> None:
+    from vla_grounding.cliport.train import parse_args
+
+    for task, demos, why in [
+        (f"{TASK},towers-of-hanoi-seq", "a", "one folder per task"),
+        (f"{TASK},{TASK}", "a,b", "twice"),
+        (f"{TASK},no-such-task", "a,b", "unknown task"),
+    ]:
+        with pytest.raises(SystemExit):
+            parse_args(["--task", task, "--demos", demos, "--n", "1"])
+        assert why in capsys.readouterr().err
+
+
+def test_task_balanced_sampler_draws_every_task_alike() -> None:
+    from vla_grounding.cliport.train import TaskBalancedSampler
+
+    sampler = TaskBalancedSampler([0] * 90 + [1] * 10)  # task 1 has a ninth of task 0's samples
+    idx = sampler(np.random.default_rng(0), 4000)
+    share = float(np.mean(idx >= 90))
+    assert 0.45 < share < 0.55, share
+    single = TaskBalancedSampler([0] * 7)
+    assert np.array_equal(single(np.random.default_rng(1), 5), np.random.default_rng(1).integers(0, 7, 5))

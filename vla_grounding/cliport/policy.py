@@ -38,15 +38,41 @@ def task_family(task: str) -> str:
     return task
 
 
+MULTI_TASK = "multi"  # the name of the multi-task checkpoint (models/cliport_multi)
+
+
+def trained_tasks(config) -> list[str]:
+    """The tasks a checkpoint was trained on: ``config.task`` is one name, or several comma-separated
+    for a multi-task model; [] means any task."""
+    return [t for t in (config.task or "").split(",") if t]
+
+
+def covers(config, task: str) -> bool:
+    """Whether a checkpoint was trained on ``task``'s family (seen/unseen variants share one)."""
+    tasks = trained_tasks(config)
+    return not tasks or task_family(task) in {task_family(t) for t in tasks}
+
+
 def task_checkpoint_dir(task: str) -> Path:
-    """Where the package keeps (and the trainer writes by default) the checkpoint of ``task``'s family."""
+    """Where the package keeps (and the trainer writes by default) the checkpoint of ``task``'s family
+    (``multi``: the multi-task model)."""
     return MODELS_DIR / f"cliport_{task_family(task).replace('-', '_')}"
 
 
 def shipped_checkpoint(task: str | None) -> Path:
-    """The package's checkpoint for ``task``'s family where one is shipped, else put-blocks-in-bowls'."""
-    path = task_checkpoint_dir(task) if task else DEFAULT_CHECKPOINT
-    return path if path.exists() else DEFAULT_CHECKPOINT
+    """The package's checkpoint for ``task``: its single-task model where one is shipped, else the
+    multi-task model where it covers the task, else put-blocks-in-bowls'."""
+    if not task:
+        return DEFAULT_CHECKPOINT
+    own, multi = task_checkpoint_dir(task), task_checkpoint_dir(MULTI_TASK)
+    if own.exists():
+        return own
+    if (multi / "config.json").exists():
+        from vla_grounding.cliport.config import CliportConfig
+
+        if covers(CliportConfig.load(multi / "config.json"), task):
+            return multi
+    return DEFAULT_CHECKPOINT
 
 
 def rot90_pixel(pixel: tuple[int, int], k: int, shape: tuple[int, int]) -> tuple[int, int]:
@@ -71,6 +97,23 @@ def _smooth(maps: torch.Tensor, radius: int) -> torch.Tensor:
     return out.reshape(maps.shape)
 
 
+def subcell_peak(prob: np.ndarray, row: int, col: int, stride: int) -> tuple[float, float]:
+    """Probability-weighted centre of the map within 1.5 network cells of its argmax (row, col).
+
+    The transport scores places on a grid ``stride`` pixels apart (12.5 mm at stride 4); its
+    argmax alone is off the demonstrated place by up to half a cell, which is most of a 1 cm
+    tolerance such as a Hanoi rod's. The probability split between neighbouring cells carries
+    the rest."""
+    radius = stride + stride // 2
+    r0, c0 = max(0, row - radius), max(0, col - radius)
+    w = _window(prob, row, col, radius).astype(np.float64)
+    total = float(w.sum())
+    if total <= 0.0:
+        return float(row), float(col)
+    rows, cols = np.mgrid[r0 : r0 + w.shape[0], c0 : c0 + w.shape[1]]
+    return float((w * rows).sum() / total), float((w * cols).sum() / total)
+
+
 def _window(a: np.ndarray, row: int, col: int, radius: int) -> np.ndarray:
     return a[max(0, row - radius) : row + radius + 1, max(0, col - radius) : col + radius + 1]
 
@@ -89,6 +132,7 @@ class CliportPolicy:
         rotate_views: bool = False,
         smooth_px: int = 0,
         white_balance: bool = True,
+        subcell: bool = True,
         **options,
     ) -> None:
         """``white_balance``: balance colours to the simulated table first (perception.table); on,
@@ -98,8 +142,9 @@ class CliportPolicy:
         if options:
             raise ValueError(
                 f"unknown CliportPolicy options {sorted(options)}; use checkpoint, device, task, threads, "
-                "rotate_views, smooth_px, white_balance"
+                "rotate_views, smooth_px, white_balance, subcell"
             )
+        self.subcell = bool(subcell)
         self.rotate_views = bool(rotate_views)
         self.smooth_px = int(smooth_px)
         self.white_balance = bool(white_balance)
@@ -119,7 +164,7 @@ class CliportPolicy:
         self.model = CliportModel.load(path, self.device).to(memory_format=torch.channels_last)
         self.config = self.model.config
         self.workspace = self.config.workspace_obj
-        if task and self.config.task and task_family(task) != task_family(self.config.task):
+        if task and not covers(self.config, task):
             raise GroundingRefused(
                 f"this CLIPort checkpoint was trained on {self.config.task!r}, not {task!r}: use a checkpoint for {task!r}"
             )
@@ -134,7 +179,7 @@ class CliportPolicy:
     ) -> CliportPolicy:
         """A policy around an in-memory model and CLIP backend (benchmarks, notebooks)."""
         policy = cls.__new__(cls)
-        policy.rotate_views, policy.smooth_px, policy.white_balance = rotate_views, smooth_px, True
+        policy.rotate_views, policy.smooth_px, policy.white_balance, policy.subcell = rotate_views, smooth_px, True, True
         policy.device = next(model.parameters()).device
         policy.model = model.eval()
         policy.config = model.config
@@ -151,7 +196,7 @@ class CliportPolicy:
         if not isinstance(instruction, str) or not instruction.strip():
             raise GroundingRefused("empty instruction: say what to pick and where to place it")
         frame_task = (getattr(frame, "extras", None) or {}).get("task")
-        if frame_task and self.config.task and task_family(frame_task) != task_family(self.config.task):
+        if frame_task and not covers(self.config, frame_task):
             raise GroundingRefused(
                 f"this CLIPort checkpoint was trained on {self.config.task!r}; the scene is {frame_task!r}"
             )
@@ -204,9 +249,11 @@ class CliportPolicy:
         t3 = time.perf_counter()
 
         pick_xyz = self._surface_point(view, *pick)
-        place_xyz = self._surface_point(view, int(row), int(col))
-        turn = float(self.angles[rot])
         place_map = place_prob.sum(0)
+        place_xyz = self._surface_point(view, int(row), int(col))
+        if self.subcell:
+            place_xyz[:2] = self.workspace.pixel_to_xy(*subcell_peak(place_map, int(row), int(col), self.config.stride))
+        turn = float(self.angles[rot])
         return PickPlacePlan(
             pick_position=pick_xyz,
             place_position=place_xyz,

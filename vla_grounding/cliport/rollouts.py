@@ -53,3 +53,33 @@ class RolloutValidator:
 
     def close(self) -> None:
         self.env.close()
+
+
+class RolloutSet:
+    """Rollout validation of a multi-task model: each task's own validator; the score that selects
+    the checkpoint is the mean over tasks, each task's is logged beside it."""
+
+    def __init__(self, validators: list[RolloutValidator]) -> None:
+        if not validators:
+            raise ValueError("a rollout set needs at least one task")
+        self.validators = validators
+
+    @property
+    def seeds(self) -> dict[str, list[int]]:
+        return {v.task: v.seeds for v in self.validators}
+
+    def __call__(self, model) -> dict:
+        t0 = time.perf_counter()
+        each = {v.task: v(model) for v in self.validators}
+        out = {
+            "rollout_score": float(np.mean([m["rollout_score"] for m in each.values()])),
+            "rollout_success": float(np.mean([m["rollout_success"] for m in each.values()])),
+            "rollout_episodes": sum(m["rollout_episodes"] for m in each.values()),
+        }
+        out.update({f"rollout_score:{task}": m["rollout_score"] for task, m in each.items()})
+        out["rollout_seconds"] = round(time.perf_counter() - t0, 1)
+        return out
+
+    def close(self) -> None:
+        for v in self.validators:
+            v.close()

@@ -30,8 +30,8 @@ from vla_grounding.cliport.data import Sample, random_transforms, rotation_bin, 
 from vla_grounding.cliport.features import backend_spec, clip_maps, load_backend
 from vla_grounding.cliport.language import LANGUAGE_MODES, text_features
 from vla_grounding.cliport.model import CliportModel, encode_image, normalize_clip_map
-from vla_grounding.cliport.policy import task_checkpoint_dir
-from vla_grounding.cliport.rollouts import RolloutValidator, first_free_seed
+from vla_grounding.cliport.policy import MULTI_TASK, task_checkpoint_dir
+from vla_grounding.cliport.rollouts import RolloutSet, RolloutValidator, first_free_seed
 from vla_grounding.perception.camera import RGBDFrame
 from vla_grounding.perception.workspace import Workspace
 from vla_grounding.sim.camera_effects import CameraProfile, as_seen_by
@@ -39,11 +39,15 @@ from vla_grounding.sim.camera_effects import CameraProfile, as_seen_by
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="vla-grounding train cliport", description=__doc__.splitlines()[0])
-    ap.add_argument("--task", required=True, help="task the demos come from, e.g. put-blocks-in-bowls-seen")
-    ap.add_argument("--demos", required=True, help="folder written by `vla-grounding demos`")
+    ap.add_argument("--task", required=True,
+                    help="task the demos come from, e.g. put-blocks-in-bowls-seen; several, comma-separated, train "
+                    "one multi-task model (CLIPort's multi-task setting; default --out: models/cliport_multi)")
+    ap.add_argument("--demos", required=True,
+                    help="folder written by `vla-grounding demos`; with several tasks one folder per task, "
+                    "comma-separated in the same order")
     ap.add_argument("--n", "--num-demos", dest="n", type=int, required=True,
-                    help="number of training episodes (the first N in --demos); under torchrun write --num-demos "
-                    "(torchrun reads --n as an abbreviation of its own options)")
+                    help="number of training episodes per task (the first N in each demo folder); under torchrun "
+                    "write --num-demos (torchrun reads --n as an abbreviation of its own options)")
     ap.add_argument("--steps", type=int, default=3000, help="training steps (the LR decays to 0 over them)")
     ap.add_argument("--minutes", type=float, default=0.0, help="wall-time budget; the LR schedule follows it (0: off)")
     ap.add_argument("--out", default=None, help="checkpoint folder (default: models/cliport_<task>)")
@@ -56,7 +60,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--val-rollouts",
         type=int,
         default=0,
-        help="also validate by this many simulated episodes (even seeds after the demos'); selects the checkpoint",
+        help="also validate by this many simulated episodes per task (even seeds after the demos'); selects the "
+        "checkpoint (a multi-task model: by the mean over tasks)",
     )
     ap.add_argument("--rollout-every", type=int, default=1200, help="steps between rollout validations")
     ap.add_argument(
@@ -104,6 +109,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--snapshots", default=None, help="also save the EMA weights of every validation into DIR/step_NNNNNN"
     )
     args = ap.parse_args(argv)
+    from vla_grounding.sim.tasks import TASKS
+
+    args.tasks = [t.strip() for t in args.task.split(",") if t.strip()]
+    args.demo_dirs = [d.strip() for d in args.demos.split(",") if d.strip()]
+    args.val_demo_dirs = [d.strip() for d in args.val_demos.split(",")] if args.val_demos else []
+    unknown = [t for t in args.tasks if t not in TASKS]
+    if not args.tasks or unknown:
+        ap.error(f"unknown task(s) {unknown or [args.task]}; choose from {sorted(TASKS)}")
+    if len(set(args.tasks)) != len(args.tasks):
+        ap.error(f"--task names a task twice: {args.task}")
+    if len(args.demo_dirs) != len(args.tasks) or (args.val_demo_dirs and len(args.val_demo_dirs) != len(args.tasks)):
+        ap.error(f"--demos (and --val-demos) need one folder per task: {len(args.tasks)} task(s), "
+                 f"{len(args.demo_dirs)} demo folder(s)")
     if args.n < 1 or args.steps < 1 or args.batch_size < 1 or args.rollout_every < 1:
         ap.error("--n, --steps, --batch-size and --rollout-every must be >= 1")
     if args.val_rollouts < 0:
@@ -153,10 +171,17 @@ def augmented_samples(steps, workspace: Workspace, episode: int, augment: Camera
 
 
 def load_demo_samples(
-    directory: str, start: int, count: int, workspace: Workspace, task: str, augment: CameraAugment | None = None
+    directory: str,
+    start: int,
+    count: int,
+    workspace: Workspace,
+    task: str,
+    augment: CameraAugment | None = None,
+    episode_offset: int = 0,
 ) -> tuple[list[Sample], list[int]]:
     """Samples of episodes [start, start + count) of a demo folder -> (samples, the episodes' seeds);
-    with ``augment``, its corrupted copies of every step follow the clean samples."""
+    with ``augment``, its corrupted copies of every step follow the clean samples. Episode ids are
+    offset by ``episode_offset`` (a multi-task set keeps each task's apart)."""
     from vla_grounding.sim import demos
 
     samples: list[Sample] = []
@@ -169,9 +194,9 @@ def load_demo_samples(
         ep_task = episode_task(episode)
         if task and ep_task and ep_task != task:
             raise ValueError(f"demo episode {index} in {directory} is from task {ep_task!r}, not {task!r}")
-        samples += samples_from_episode(episode_steps(episode), workspace, episode=index)
+        samples += samples_from_episode(episode_steps(episode), workspace, episode=episode_offset + index)
         if augment is not None:
-            samples += augmented_samples(episode_steps(episode), workspace, index, augment)
+            samples += augmented_samples(episode_steps(episode), workspace, episode_offset + index, augment)
         seeds.append(int(getattr(episode, "seed", -1)))
     return samples, seeds
 
@@ -184,6 +209,25 @@ def episode_task(episode) -> str:
 
 def episode_steps(episode):
     return episode["steps"] if isinstance(episode, dict) else episode.steps
+
+
+EPISODE_OFFSET = 1_000_000  # episode ids of the k-th task of a multi-task set start at k * this
+
+
+class TaskBalancedSampler:
+    """Batch indices with every task equally likely (then a uniform sample of it), as CLIPort's
+    multi-task loader draws a task first: a task with longer episodes does not crowd out the others.
+    One task: uniform over its samples."""
+
+    def __init__(self, task_of_sample: list[int]) -> None:
+        labels = np.asarray(task_of_sample)
+        self.groups = [np.flatnonzero(labels == k) for k in np.unique(labels)]
+
+    def __call__(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        if len(self.groups) == 1:
+            return self.groups[0][rng.integers(0, len(self.groups[0]), size)]
+        tasks = rng.integers(0, len(self.groups), size)
+        return np.array([g[rng.integers(0, len(g))] for g in (self.groups[t] for t in tasks)])
 
 
 class Tensors:
@@ -305,25 +349,36 @@ def main(argv: list[str]) -> int:
             print(*a, **kw)
 
     workspace = Workspace(**json.loads(args.workspace)) if args.workspace else Workspace()
-    out = Path(args.out) if args.out else task_checkpoint_dir(args.task)
+    multi = len(args.tasks) > 1
+    out = Path(args.out) if args.out else task_checkpoint_dir(MULTI_TASK if multi else args.task)
     t_start = time.time()
 
-    say(f"loading {args.n} training episodes from {args.demos} ...", flush=True)
+    say(f"loading {args.n} training episodes {'per task ' if multi else ''}from {args.demos} ...", flush=True)
     augment = None
     if args.augment_profile is not None and args.augment_copies:
         augment = CameraAugment(args.augment_profile, args.augment_copies, args.augment_pose_error,
                                 np.random.default_rng([args.seed, 16]))
         say(f"camera augmentation: {args.augment_copies} copies of each frame as {args.augment_profile.name!r} "
             f"sees it, pose off by up to {args.augment_pose_error[0]} m / {args.augment_pose_error[1]} deg", flush=True)
-    train_samples, train_seeds = load_demo_samples(args.demos, 0, args.n, workspace, args.task, augment)
-    n_train = len(train_seeds)
-    if n_train < args.n and ddp.main:
-        print(f"warning: only {n_train} episodes in {args.demos} (asked for {args.n})", file=sys.stderr)
-    if args.val_demos:
-        val_samples, val_seeds = load_demo_samples(args.val_demos, 0, args.val_episodes, workspace, args.task)
-    else:
-        val_samples, val_seeds = load_demo_samples(args.demos, args.n, args.val_episodes, workspace, args.task)
-    n_val = len(val_seeds)
+    train_samples, val_samples, seeds_of = [], [], {}
+    task_of_sample: list[int] = []
+    for k, (task, demos_dir) in enumerate(zip(args.tasks, args.demo_dirs, strict=True)):
+        offset = k * EPISODE_OFFSET
+        samples, seeds = load_demo_samples(demos_dir, 0, args.n, workspace, task, augment, offset)
+        if len(seeds) < args.n and ddp.main:
+            print(f"warning: only {len(seeds)} episodes in {demos_dir} (asked for {args.n})", file=sys.stderr)
+        if args.val_demo_dirs:
+            held_out, val_seeds = load_demo_samples(args.val_demo_dirs[k], 0, args.val_episodes, workspace, task,
+                                                    episode_offset=offset)
+        else:
+            held_out, val_seeds = load_demo_samples(demos_dir, args.n, args.val_episodes, workspace, task,
+                                                    episode_offset=offset)
+        train_samples += samples
+        val_samples += held_out
+        task_of_sample += [k] * len(samples)
+        seeds_of[task] = (seeds, val_seeds)
+    n_train = sum(len(train) for train, _ in seeds_of.values())
+    n_val = sum(len(val) for _, val in seeds_of.values())
     if not train_samples:
         raise SystemExit(f"no usable training samples in {args.demos}")
     say(
@@ -346,7 +401,7 @@ def main(argv: list[str]) -> int:
         text_dim=backend.embed_dim,
         language=args.language,
         clip_backend=spec,
-        task=args.task,
+        task=",".join(args.tasks),
     )
     train = Tensors(train_samples, backend, config)
     val = Tensors(val_samples, backend, config) if val_samples else None
@@ -355,11 +410,16 @@ def main(argv: list[str]) -> int:
     if not ddp.main:  # rank 0 validates, logs and saves
         val, args.log, args.snapshots = None, None, None
     if args.val_rollouts and ddp.main:
-        first = args.rollout_seed if args.rollout_seed is not None else first_free_seed(train_seeds + val_seeds)
-        rollouts = RolloutValidator(args.task, backend, args.val_rollouts, first, device)
-        print(f"rollout validation: {args.val_rollouts} episodes, seeds {first}, {first + 2}, ...", flush=True)
+        validators = []
+        for task, (seeds, val_seeds) in seeds_of.items():
+            first = args.rollout_seed if args.rollout_seed is not None else first_free_seed(seeds + val_seeds)
+            validators.append(RolloutValidator(task, backend, args.val_rollouts, first, device))
+            print(f"rollout validation: {args.val_rollouts} episodes of {task}, seeds {first}, {first + 2}, ...",
+                  flush=True)
+        rollouts = RolloutSet(validators) if multi else validators[0]
     del backend
 
+    sampler = TaskBalancedSampler(task_of_sample)
     model = CliportModel(config).to(device).train()
     ema = copy.deepcopy(model).eval() if args.ema > 0 else model
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
@@ -378,7 +438,7 @@ def main(argv: list[str]) -> int:
         lr = args.lr * 0.5 * (1 + math.cos(math.pi * progress)) * min(1.0, (step + 1) / 100)
         for group in opt.param_groups:
             group["lr"] = lr
-        idx = rng.integers(0, len(train), args.batch_size)
+        idx = sampler(rng, args.batch_size)
         batch = ddp.shard(make_batch(train, idx, rng, device), args.batch_size)
         with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
             if net is not None:
@@ -435,7 +495,9 @@ def main(argv: list[str]) -> int:
     wall = time.time() - t_start
     final.config.training = {
         "demos": n_train,
-        "demo_dir_name": Path(args.demos).name,
+        **({"tasks": {task: {"demos": len(seeds), "val_episodes": len(val)} for task, (seeds, val) in seeds_of.items()}}
+           if multi else {}),
+        "demo_dir_name": ",".join(Path(d).name for d in args.demo_dirs),
         "train_samples": len(train),
         "camera_augment": (
             {"profile": augment.profile.name, "copies": augment.copies, "pose_error": list(augment.pose_error)}
