@@ -114,7 +114,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     t = json.loads((args.checkpoint / "config.json").read_text())
     name = f"selected step {t['training']['selected_step']}"
-    evals = [(name, json.loads(path.read_text().strip().splitlines()[-1])) for path in args.eval]
+    evals = []
+    for path in args.eval:
+        res = json.loads(path.read_text().strip().splitlines()[-1])
+        options = res.get("policy_options") or {}  # an ablation names its policy options
+        evals.append((name + "".join(f", {k} {json.dumps(v)}" for k, v in options.items()), res))
     if args.eval_unseen:
         evals.append((name, json.loads(args.eval_unseen.read_text().strip().splitlines()[-1])))
     title = args.title or f"CLIPort training run: {t['task']}, n = {t['training']['demos']} demos"

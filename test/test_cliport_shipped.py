@@ -36,7 +36,7 @@ def test_shipped_pyramid_checkpoint_is_chosen_for_its_task(capsys) -> None:
 
     pyramid = "stack-block-pyramid-seq"
     assert shipped_checkpoint(pyramid).name == "cliport_stack_block_pyramid_seq"
-    assert shipped_checkpoint("towers-of-hanoi-seq") == DEFAULT_CHECKPOINT  # none shipped: the default
+    assert shipped_checkpoint("put-blocks-in-bowls-unseen") == DEFAULT_CHECKPOINT
     config = json.loads((shipped_checkpoint(pyramid) / "config.json").read_text())
     assert config["task"] == pyramid and config["training"]["wall_minutes"] <= 60
     assert make_policy("cliport", checkpoint=pyramid, device="cpu").config.task == pyramid  # by task name
@@ -45,3 +45,28 @@ def test_shipped_pyramid_checkpoint_is_chosen_for_its_task(capsys) -> None:
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["refused_steps"] == 0  # the bowls model would refuse every step of this task
     assert result["mean_score"] >= 60.0, result["scores"]
+
+
+def test_shipped_hanoi_checkpoint_solves_test_episodes(capsys) -> None:
+    """towers-of-hanoi-seq has its own checkpoint, trained within the 60-minute budget; three test seeds."""
+    from vla_grounding.cliport.policy import shipped_checkpoint
+
+    hanoi = "towers-of-hanoi-seq"
+    assert shipped_checkpoint(hanoi).name == "cliport_towers_of_hanoi_seq"
+    config = json.loads((shipped_checkpoint(hanoi) / "config.json").read_text())
+    assert config["task"] == hanoi and config["training"]["wall_minutes"] <= 60
+    argv = ["--task", hanoi, "--policy", "cliport", "--episodes", "3", "--device", "cpu", "--json"]
+    assert eval_main(argv) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["refused_steps"] == 0 and result["policy_options"] == {}
+    assert result["mean_score"] >= 90.0, result["scores"]
+
+
+def test_eval_policy_options_reach_the_policy(capsys) -> None:
+    """`--policy-options` is how the README's ablations run; a wrong option is one clear line, code 2."""
+    argv = ["--task", "towers-of-hanoi-seq", "--policy", "cliport", "--episodes", "1", "--device", "cpu", "--json",
+            "--policy-options", '{"subcell": false}']
+    assert eval_main(argv) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["policy_options"] == {"subcell": False}
+    assert eval_main([*argv[:-1], '{"no_such_option": 1}']) == 2
+    assert "unknown CliportPolicy options ['no_such_option']" in capsys.readouterr().err

@@ -66,14 +66,19 @@ def graph(ros_node, sim_launch):
     node = ros_node.node
     clients = {"state": node.create_client(TaskState, "sim/state"), "ground": node.create_client(Ground, "ground"),
                "action": SafeActionClient(node, ExecuteInstruction, "execute_instruction")}
-    deadline = time.monotonic() + 180
-    while not (clients["state"].service_is_ready() and clients["ground"].service_is_ready()
-               and clients["action"].server_is_ready()):
-        assert sim_launch.alive(), f"ros2 launch ended:\n{sim_launch.output()[-4000:]}"
-        assert time.monotonic() < deadline, f"the launched graph did not come up:\n{sim_launch.output()[-4000:]}"
-        time.sleep(0.3)
+    wait_until_served(sim_launch, lambda: clients["state"].service_is_ready() and clients["ground"].service_is_ready()
+                      and clients["action"].server_is_ready())
     yield clients
     assert sim_launch.alive(), sim_launch.output()[-4000:]
+
+
+def wait_until_served(launched, ready, timeout: float = 180.0) -> None:
+    """Wait until ``ready()``: the launched graph serves what a test needs; fail with its output if it ends or stalls."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert launched.alive(), f"ros2 launch ended:\n{launched.output()[-4000:]}"
+        assert time.monotonic() < deadline, f"the launched graph did not come up:\n{launched.output()[-4000:]}"
+        time.sleep(0.3)
 
 
 def call(client, request, timeout: float = 90.0):

@@ -83,10 +83,12 @@ def evaluate(
     camera: str = "ideal",
     calibration_error: tuple[float, float] = (0.0, 0.0),
     fiducials: bool = False,
+    policy_options: dict | None = None,
 ) -> dict:
     """Mean Ravens score of a policy over ``episodes`` test seeds; ``camera`` (a profile name or
     YAML file) and ``calibration_error`` (metres, degrees) corrupt what the policy sees;
-    ``fiducials``: markers on the table (perception.fiducials.SIM_LAYOUT) refine the camera pose."""
+    ``fiducials``: markers on the table (perception.fiducials.SIM_LAYOUT) refine the camera pose;
+    ``policy_options``: keyword arguments of the policy's constructor (ablations, e.g. cliport's subcell)."""
     from vla_grounding.sim.camera_effects import CameraProfile
     from vla_grounding.sim.env import TabletopEnv
 
@@ -101,7 +103,7 @@ def evaluate(
             from vla_grounding.cliport.policy import shipped_checkpoint
 
             chosen = str(shipped_checkpoint(task))
-        policy = make_policy(policy_name, checkpoint=chosen, device=device)
+        policy = make_policy(policy_name, checkpoint=chosen, device=device, **(policy_options or {}))
     seeds = [first_seed + 2 * (seed_offset + i) for i in range(episodes)]
     results = []
     start = time.perf_counter()
@@ -129,6 +131,7 @@ def evaluate(
         "task": task,
         "policy": policy_name,
         "checkpoint": checkpoint,
+        "policy_options": policy_options or {},
         "episodes": episodes,
         "seeds": seeds,
         "mean_score": float(100 * scores.mean()),
@@ -173,6 +176,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--fiducials", action="store_true",
                         help="ArUco markers on the table beside the workspace; the policy gets the camera pose they "
                         "correct (as grounding_node's fiducials parameters do)")
+    parser.add_argument("--policy-options", default="{}", metavar="JSON",
+                        help='keyword arguments for the policy, e.g. \'{"subcell": false}\' (cliport ablations)')
     parser.add_argument("--progress", action="store_true", help="one line per episode on stderr")
     parser.add_argument("--json", action="store_true", help="print the results as one JSON line, last")
     args = parser.parse_args(argv)
@@ -182,6 +187,14 @@ def main(argv: list[str]) -> int:
         parser.error("--first-seed and --seed-offset must be >= 0")
     if args.max_steps is not None and args.max_steps < 1:
         parser.error("--max-steps must be >= 1")
+    try:
+        policy_options = json.loads(args.policy_options)
+    except json.JSONDecodeError as exc:
+        parser.error(f"--policy-options is not JSON: {exc}")
+    if not isinstance(policy_options, dict):
+        parser.error("--policy-options must be a JSON object")
+    if policy_options and args.policy == "oracle":
+        parser.error("--policy-options needs a --policy (the oracle has none)")
     if args.first_seed % 2 == 0:
         print("warning: even seeds are training episodes", file=sys.stderr)
 
@@ -210,6 +223,7 @@ def main(argv: list[str]) -> int:
             args.camera,
             calibration_error,
             args.fiducials,
+            policy_options,
         )
     except ValueError as exc:
         print(f"vla-grounding eval: {exc}", file=sys.stderr)

@@ -94,7 +94,8 @@ class GroundingNode(Node):
         super().__init__("grounding_node")
         self.policy_name = declare(self, "policy", "clip_regions", "grounding policy", choices=sorted(POLICIES))
         checkpoint = declare(self, "checkpoint", "", "policy checkpoint path, or for cliport a task with a shipped "
-                                "checkpoint (stack-block-pyramid-seq); empty = the package's default one")
+                                "checkpoint (stack-block-pyramid-seq), or multi (one model for every task it was "
+                                "trained on); empty = the package's default one")
         device = declare(self, "device", "auto", "torch device: auto (CUDA when present), cpu, cuda, cuda:N")
         threads = declare(self, "torch_threads", 0, "CPU threads for torch; 0 = half the cores (1 on a 2-core "
                           "machine: the camera driver and DDS need the rest, and two threads contend)", low=0)
