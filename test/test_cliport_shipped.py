@@ -70,3 +70,21 @@ def test_eval_policy_options_reach_the_policy(capsys) -> None:
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["policy_options"] == {"subcell": False}
     assert eval_main([*argv[:-1], '{"no_such_option": 1}']) == 2
     assert "unknown CliportPolicy options ['no_such_option']" in capsys.readouterr().err
+
+
+def test_shipped_multi_task_model_covers_every_trained_task(capsys) -> None:
+    """The multi-task model is trained on four tasks' demos; tasks without their own checkpoint use it."""
+    from vla_grounding.cliport.config import CliportConfig
+    from vla_grounding.cliport.policy import MULTI_TASK, covers, shipped_checkpoint, task_checkpoint_dir, trained_tasks
+
+    multi = task_checkpoint_dir(MULTI_TASK)
+    config = CliportConfig.load(multi / "config.json")
+    tasks = ["put-blocks-in-bowls-seen", "stack-block-pyramid-seq", "towers-of-hanoi-seq", "packing-box-pairs-seen"]
+    assert trained_tasks(config) == tasks
+    assert config.training["tasks"] == {t: {"demos": 100, "val_episodes": 15} for t in tasks}
+    assert covers(config, "put-blocks-in-bowls-unseen")  # seen/unseen share a family
+    assert shipped_checkpoint("packing-box-pairs-seen") == multi  # no single-task packing model is shipped
+    argv = ["--task", "packing-box-pairs-seen", "--policy", "cliport", "--episodes", "2", "--device", "cpu", "--json"]
+    assert eval_main(argv) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["refused_steps"] == 0 and result["mean_score"] >= 90.0, result["scores"]
